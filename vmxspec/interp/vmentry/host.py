@@ -1,0 +1,1 @@
+"""Placeholder module registering no checks yet (being written)."""
