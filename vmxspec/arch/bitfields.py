@@ -7,6 +7,7 @@ no two fields of one layout overlap.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -45,7 +46,7 @@ class Layout:
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[BitField]:
         return iter(self.fields)
 
     def names_of(self, value: int) -> list[str]:

@@ -35,7 +35,7 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def load_state(doc: object, path: str = "state") -> State:
+def load_state(doc: object, path: str = "") -> State:
     """Read a vmxspec-state/1 object; raises StateError on the first problem, with its path."""
     obj = _object(doc, path)
     _check_keys(obj, _TOP_KEYS, path)

@@ -1,0 +1,206 @@
+"""The ``vmxspec`` command line: a thin adapter over the library; nothing imports it.
+
+Exit codes (DESIGN.md): 0 all good, 1 something violated or failed, 2 usage, input or internal
+error, 3 nothing violated but something unknown. Precedence 2 > 1 > 3 > 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from vmxspec import __version__
+from vmxspec.arch.rules import BY_ID as RULES_BY_ID
+from vmxspec.codes import BY_ID as CODES_BY_ID
+from vmxspec.state import StateError, load_state
+
+EXIT_OK, EXIT_VIOLATED, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
+
+
+def _print_error(message: str, code: str, where: str = "") -> None:
+    prefix = f"{where}: " if where else ""
+    print(f"{prefix}error: {message} [{code}]", file=sys.stderr)
+
+
+def _read_json(path: str) -> object:
+    """Read a JSON document from a file or '-' (stdin); StateError on any problem."""
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise StateError("io-error", f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StateError("json-syntax", f"not UTF-8 text (byte {exc.start})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StateError("json-syntax", f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") \
+            from exc
+    except RecursionError as exc:
+        raise StateError("json-syntax", "JSON nested too deeply") from exc
+
+
+# -- vmxspec why ---------------------------------------------------------------------------------
+
+def cmd_why(args: argparse.Namespace) -> int:
+    from vmxspec.interp.vmentry import check_vm_entry
+    from vmxspec.questions.vmentry import incomplete_error, parse_checks, result_json
+    from vmxspec.report.console import make_console
+    from vmxspec.report.vmentry_text import print_result
+
+    try:
+        stages = parse_checks(args.checks.split(","), "--checks") if args.checks else None
+    except StateError as err:
+        _print_error(err.message, "usage")
+        return EXIT_ERROR
+    console = make_console(sys.stdout)
+    status = EXIT_OK
+    for path in args.states:
+        try:
+            doc = _read_json(path)
+            state = load_state(doc)
+            if args.platform:
+                _apply_platform(state, args.platform)
+            result = check_vm_entry(state, stages) if stages else check_vm_entry(state)
+            if not result.complete:
+                raise incomplete_error(result)
+        except StateError as err:
+            where = f"{path}: {err.path}" if err.path else path
+            _print_error(err.message, err.code, where)
+            status = EXIT_ERROR
+            continue
+        if args.format == "json":
+            print(json.dumps({"path": path, **result_json(state, result)}))
+        else:
+            print_result(console, state, result, title=path if len(args.states) > 1 else None)
+        if not result.passed and status == EXIT_OK:
+            status = EXIT_VIOLATED
+    return status
+
+
+def _apply_platform(state: object, name: str) -> None:
+    """Fill capabilities the state leaves out from a shipped platform preset."""
+    from vmxspec.arch.presets import PRESETS
+    from vmxspec.state.model import State
+    from vmxspec.state.numbers import did_you_mean
+
+    assert isinstance(state, State)
+    preset = PRESETS.get(name)
+    if preset is None:
+        raise StateError("unknown-preset", f"no platform preset '{name}'{did_you_mean(name, list(PRESETS))}")
+    for msr, value in preset.caps.items():
+        state.caps.setdefault(msr, value)
+    if state.maxphyaddr is None:
+        state.maxphyaddr = preset.maxphyaddr
+    if state.maxlinaddr is None:
+        state.maxlinaddr = preset.maxlinaddr
+
+
+# -- vmxspec eval --------------------------------------------------------------------------------
+
+def _lines(stream: Iterable[bytes]) -> Iterable[bytes]:
+    for raw in stream:
+        if raw.strip():
+            yield raw
+
+
+def eval_stream(stream: Iterable[bytes], out: TextIO) -> int:
+    """Answer every non-blank line of ``stream``; 2 if any answer is an error object."""
+    from vmxspec.questions import answer_line
+    from vmxspec.state.errors import StateError as _StateError
+
+    status = EXIT_OK
+    for raw in _lines(stream):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            answer: dict[str, object] = _StateError("json-syntax", f"not UTF-8 text (byte {exc.start})").to_json()
+        else:
+            answer = answer_line(line)
+        if "error" in answer:
+            status = EXIT_ERROR
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
+    return status
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    if not args.files:
+        return eval_stream(sys.stdin.buffer, sys.stdout)
+    for path in args.files:
+        try:
+            with (sys.stdin.buffer if path == "-" else open(path, "rb")) as stream:
+                status = max(status, eval_stream(stream, sys.stdout))
+        except OSError as exc:
+            _print_error(f"cannot read: {exc.strerror or exc}", "io-error", path)
+            status = EXIT_ERROR
+    return status
+
+
+# -- vmxspec explain -----------------------------------------------------------------------------
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from vmxspec.report.console import make_console
+    from vmxspec.report.explain_text import print_explanation, render_rule_list
+    from vmxspec.state.numbers import did_you_mean
+
+    console = make_console(sys.stdout)
+    if args.list or not args.id:
+        console.print(render_rule_list())
+        return EXIT_OK
+    key = args.id
+    item = RULES_BY_ID.get(key.upper()) or CODES_BY_ID.get(key.lower())
+    if item is None:
+        hint = did_you_mean(key, [*RULES_BY_ID, *CODES_BY_ID])
+        _print_error(f"no rule or diagnostic code '{key}'{hint}", "usage")
+        return EXIT_ERROR
+    print_explanation(console, item)
+    return EXIT_OK
+
+
+# -- entry point ---------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vmxspec", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"vmxspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    why = sub.add_parser("why", help="name every VM-entry check a VMCS (vmxspec-state/1 JSON) violates")
+    why.add_argument("states", nargs="+", metavar="STATE", help="state files ('-' for standard input)")
+    why.add_argument("--checks", help="comma-separated subset of controls,host,guest,msr_load")
+    why.add_argument("--format", choices=("text", "json"), default="text")
+    why.add_argument("--platform", help="fill capabilities the state leaves out from this preset")
+    why.set_defaults(func=cmd_why)
+
+    ev = sub.add_parser("eval", help="answer interpreter questions (JSON Lines) from files or standard input")
+    ev.add_argument("files", nargs="*", metavar="FILE")
+    ev.set_defaults(func=cmd_eval)
+
+    ex = sub.add_parser("explain", help="explain a rule id or a diagnostic code")
+    ex.add_argument("id", nargs="?", metavar="ID")
+    ex.add_argument("--list", action="store_true", help="list every rule")
+    ex.set_defaults(func=cmd_explain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.func(args)
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+    except BrokenPipeError:
+        return EXIT_ERROR
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

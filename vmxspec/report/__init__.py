@@ -1,0 +1,2 @@
+"""Renderers: pure functions from results to text (rich) or machine formats. Only ``report`` and
+``cli`` import rich."""
