@@ -78,7 +78,7 @@ SECTION_MSR_LOAD = "Loading MSRs"
 
 
 def _collect() -> tuple[Rule, ...]:
-    from vmxspec.arch.rules import ept, vmentry_controls, vmentry_guest, vmentry_host, vmentry_msr_load
+    from vmxspec.arch.rules import ept, exits, vmentry_controls, vmentry_guest, vmentry_host, vmentry_msr_load, vtd
 
     return (
         *vmentry_controls.RULES,
@@ -86,6 +86,8 @@ def _collect() -> tuple[Rule, ...]:
         *vmentry_guest.RULES,
         *vmentry_msr_load.RULES,
         *ept.RULES,
+        *vtd.RULES,
+        *exits.RULES,
     )
 
 

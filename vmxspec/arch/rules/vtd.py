@@ -1,0 +1,5 @@
+"""Rules (being written)."""
+
+from vmxspec.arch.rules import Rule
+
+RULES: tuple[Rule, ...] = ()
