@@ -3,6 +3,14 @@
 A capability MSR that the state leaves out means "not supported" exactly where the SDM says the
 MSR only exists when some other capability bit is set; otherwise a check that needs it reports
 it as missing. ``exists_if`` carries that SDM fact.
+
+Where the facts come from: MSR numbers 0x480-0x490 from kvm-unit-tests ``lib/x86/msr.h`` and Linux
+``msr-index.h``; 0x491 (VMFUNC) and 0x492 (PROCBASED_CTLS3) from Linux ``msr-index.h``; 0x493
+(EXIT_CTLS2) from the KVM FRED series' ``msr-index.h`` hunk and Bochs ``vmx.h``. The existence
+conditions are the SDM Appendix A wording (quoted for EPT_VPID_CAP and VMFUNC by the SDM mirror
+at xem.github.io, A.10/A.11). The BASIC, MISC and EPT_VPID_CAP layouts agree between the SDM,
+Linux ``vmx.h`` (``VMX_BASIC_*``, ``VMX_MISC_*``, ``VMX_EPT_*``/``VMX_VPID_*``), Bochs ``vmx.h`` /
+``vmcs.cc`` (BASIC bit 58, EPT_VPID_CAP bits 23 and 53:48) and ``ia32-doc``.
 """
 
 from __future__ import annotations
@@ -145,6 +153,7 @@ EPT_VPID_CAP = Layout("IA32_VMX_EPT_VPID_CAP", 64, (
     BitField("invvpid_all_context", 42, 1, "All-context INVVPID"),
     BitField("invvpid_single_context_retaining_globals", 43, 1,
              "Single-context-retaining-globals INVVPID"),
+    BitField("max_hlat_prefix_size", 48, 6, "Maximum HLAT prefix size"),
 ))
 
 VMFUNC = Layout("IA32_VMX_VMFUNC", 64, (

@@ -4,6 +4,21 @@
 Each bit has a spec-language name (the SDM's title in snake case), the Linux ``vmx.h`` macro
 where Linux has one, and the SDM title for messages. The capability MSRs that bound each field
 are named here too, because which MSR bounds which field is itself an SDM fact.
+
+Where the facts come from (positions and names only):
+
+* Linux ``arch/x86/include/asm/vmx.h`` and ``vmxfeatures.h`` (mainline; ``VMCS_CONTROL_BIT(x)`` is
+  bit ``VMX_FEATURE_x & 0x1f``) for every ``linux`` name, plus the KVM CET series
+  (``VM_EXIT_LOAD_CET_STATE`` bit 28, ``VM_ENTRY_LOAD_CET_STATE`` bit 20) and the KVM FRED series
+  (``VM_EXIT_ACTIVATE_SECONDARY_CONTROLS`` bit 31, ``SECONDARY_VM_EXIT_{SAVE,LOAD}_IA32_FRED``
+  bits 0/1, ``VM_ENTRY_LOAD_IA32_FRED`` bit 23). The ``*_ALWAYSON_WITHOUT_TRUE_MSR`` constants
+  there are the ``DEFAULT1`` masks below.
+* Bochs ``bochs/cpu/vmx_ctrls.h`` at 783b58fd for every position, including the ones Linux does
+  not name: tertiary bits 0-3, 6-8, VM-exit bits 26, 27, 29, 30, secondary VM-exit bits 2 and 3,
+  VM-entry bits 19, 21, 22 and 24.
+* Xen ``xen/arch/x86/include/asm/hvm/vmx/vmcs.h`` (tertiary bits 0-4 and 7) and ``ia32-doc``
+  (SDM-derived MSR tables: secondary bit 21 "PASID translation", tertiary bit 6, secondary
+  VM-exit bit 3) as independent cross-checks.
 """
 
 from __future__ import annotations
@@ -194,6 +209,7 @@ CONTROL_BITS: tuple[ControlBit, ...] = (
         (4, "ipi_virtualization", "IPI virtualization", "TERTIARY_EXEC_IPI_VIRT"),
         (6, "enable_msr_list_instructions", "Enable MSR-list instructions", None),
         (7, "virtualize_ia32_spec_ctrl", "Virtualize IA32_SPEC_CTRL", None),
+        (8, "apic_timer_virtualization", "APIC-timer virtualization", None),
     )),
     *_bits(EXIT, (
         (2, "save_debug_controls", "Save debug controls", "VM_EXIT_SAVE_DEBUG_CONTROLS"),
@@ -219,8 +235,10 @@ CONTROL_BITS: tuple[ControlBit, ...] = (
          "VM_EXIT_ACTIVATE_SECONDARY_CONTROLS"),
     )),
     *_bits(EXIT2, (
-        (0, "save_ia32_fred", "Save IA32_FRED", None),
-        (1, "load_ia32_fred", "Load IA32_FRED", None),
+        (0, "save_ia32_fred", "Save IA32_FRED", "SECONDARY_VM_EXIT_SAVE_IA32_FRED"),
+        (1, "load_ia32_fred", "Load IA32_FRED", "SECONDARY_VM_EXIT_LOAD_IA32_FRED"),
+        (2, "load_ia32_spec_ctrl", "Load IA32_SPEC_CTRL", None),
+        (3, "prematurely_busy_shadow_stack", "Prematurely busy shadow stack", None),
     )),
     *_bits(ENTRY, (
         (2, "load_debug_controls", "Load debug controls", "VM_ENTRY_LOAD_DEBUG_CONTROLS"),
@@ -239,7 +257,8 @@ CONTROL_BITS: tuple[ControlBit, ...] = (
         (20, "load_cet_state", "Load CET state", "VM_ENTRY_LOAD_CET_STATE"),
         (21, "load_guest_ia32_lbr_ctl", "Load guest IA32_LBR_CTL", None),
         (22, "load_pkrs", "Load PKRS", None),
-        (23, "load_ia32_fred", "Load IA32_FRED", None),
+        (23, "load_ia32_fred", "Load IA32_FRED", "VM_ENTRY_LOAD_IA32_FRED"),
+        (24, "load_ia32_spec_ctrl", "Load IA32_SPEC_CTRL", None),
     )),
 )
 

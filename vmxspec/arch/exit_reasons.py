@@ -2,7 +2,14 @@
 
 Names are Linux's uapi names without the prefix where Linux has one; reasons Linux does not name
 carry the SDM's title in the same style. Bit 31 of the full exit reason marks a VM-entry failure
-(reasons 33, 34 and 41).
+(reasons 33, 34 and 41); bit 27 marks an exit from enclave mode.
+
+Where the facts come from: Linux ``arch/x86/include/uapi/asm/vmx.h`` (``EXIT_REASON_*``,
+``VMX_EXIT_REASONS_FAILED_VMENTRY``, ``VMX_EXIT_REASONS_SGX_ENCLAVE_MODE``) and Bochs
+``bochs/cpu/vmx.h`` ``enum VMX_vmexit_reason`` at 783b58fd, which numbers every reason 0-85 and
+names the ones Linux does not (IO_SMI, GETSEC, RSM, PCONFIG, SPP, LOADIWKEY, ENCLV,
+ENQCMD(S)_PASID, SEAMCALL, RDMSRLIST, WRMSRLIST, URDMSR, UWRMSR, RDMSR_IMM, WRMSRNS). Numbers
+35, 38, 42, 71, 82 and 83 are reserved (71 is disputed: an SGX branch of Linux used it).
 """
 
 from __future__ import annotations
@@ -94,6 +101,10 @@ EXIT_REASONS: tuple[ExitReason, ...] = tuple(ExitReason(n, name, title) for n, n
     (77, "TDCALL", "TDCALL"),
     (78, "RDMSRLIST", "RDMSRLIST"),
     (79, "WRMSRLIST", "WRMSRLIST"),
+    (80, "URDMSR", "URDMSR"),
+    (81, "UWRMSR", "UWRMSR"),
+    (84, "RDMSR_IMM", "RDMSR with an immediate MSR index"),
+    (85, "WRMSRNS", "WRMSRNS with an immediate MSR index"),
 ))
 
 BY_NUMBER: dict[int, ExitReason] = {r.number: r for r in EXIT_REASONS}
@@ -103,3 +114,5 @@ EXIT_REASON_INVALID_GUEST_STATE = 33
 EXIT_REASON_MSR_LOADING = 34
 #: Bit 31 of the exit-reason field: VM-entry failure.
 EXIT_REASON_FAILED_VMENTRY = 1 << 31
+#: Bit 27 of the exit-reason field: the exit came from enclave mode.
+EXIT_REASON_ENCLAVE_MODE = 1 << 27

@@ -81,3 +81,66 @@ VMCS_LINK_NONE = 0xFFFF_FFFF_FFFF_FFFF
 #: PAE page-directory-pointer-table entries: P, and the bits reserved below MAXPHYADDR.
 PDPTE_P = 1
 PDPTE_RESERVED_LOW = mask(1, 2) | mask(5, 8)
+
+# -- Facts the guest-state checks add (SDM "Checks on the Guest State Area") ----------------------
+
+AR_DPL = ACCESS_RIGHTS["dpl"]
+#: Access-rights bits that must be 0 in a usable segment (and always in CS, TR): 11:8 and 31:17.
+AR_RESERVED = AR_RESERVED_11_8 | AR_RESERVED_31_17
+
+#: Limit bits the granularity flag must agree with: if any bit in 11:0 is 0, G must be 0; if any
+#: bit in 31:20 is 1, G must be 1.
+LIMIT_LOW_12 = mask(0, 11)
+LIMIT_HIGH_12 = mask(20, 31)
+
+#: A virtual-8086 guest's CS, SS, DS, ES, FS and GS: base = selector << 4, limit 0000FFFFH.
+V86_BASE_SHIFT = 4
+V86_LIMIT = 0xFFFF
+
+#: Read/write, accessed, expand-up data segment: CS may have it under "unrestricted guest".
+TYPE_DATA_RW_ACCESSED = 3
+#: CS types (without "unrestricted guest"): accessed code segments.
+CS_CODE_TYPES = frozenset({9, 11, 13, 15})
+CS_NONCONFORMING_TYPES = frozenset({9, 11})
+CS_CONFORMING_TYPES = frozenset({13, 15})
+#: SS types: read/write, accessed data segments (expand-up or expand-down).
+SS_TYPES = frozenset({3, 7})
+#: DS, ES, FS, GS with a type up to 11 (data or non-conforming code) need DPL >= RPL.
+TYPE_MAX_DATA_OR_NONCONFORMING = 11
+
+#: GDTR and IDTR limit fields: bits 31:16 must be 0.
+DTR_LIMIT_RESERVED = mask(16, 31)
+
+#: The injected events (interruption type, vector; None = any vector) VM entry allows in each
+#: inactive activity state. The active state allows every event.
+ACTIVITY_ALLOWED_EVENTS: dict[ActivityState, frozenset[tuple[int, int | None]]] = {
+    ActivityState.HLT: frozenset({
+        (0, None),  # external interrupt
+        (2, None),  # NMI
+        (3, 1),     # hardware exception #DB
+        (3, 18),    # hardware exception #MC
+        (7, 0),     # other event: pending MTF VM exit
+    }),
+    ActivityState.SHUTDOWN: frozenset({(2, None), (3, 18)}),
+    ActivityState.WAIT_FOR_SIPI: frozenset(),
+}
+
+#: With the RTM bit (16) set, pending debug exceptions bits 11:0, 15:13 and 63:17 must be 0 and
+#: bit 12 must be 1.
+PENDING_DEBUG_RTM_ZERO = mask(0, 11) | mask(13, 15) | mask(17, 63)
+
+#: The first 32 bits of a VMCS region: bits 30:0 revision identifier, bit 31 shadow-VMCS indicator.
+VMCS_HEADER_REVISION = mask(0, 30)
+VMCS_HEADER_SHADOW = 1 << 31
+
+#: PAE paging: CR3 bits 31:5 locate the 32-byte page-directory-pointer table of four 8-byte PDPTEs.
+PAE_CR3_PDPT = mask(5, 31)
+PDPTE_COUNT = 4
+PDPTE_SIZE = 8
+
+#: Exit qualifications of a VM-entry failure due to invalid guest state (SDM "VM-Entry Failures
+#: During or After Loading Guest State"): 0 default, 2 PDPTE loading, 3 NMI injection with blocking
+#: by STI (implementation-specific), 4 invalid VMCS link pointer.
+ENTRY_FAIL_QUAL_PDPTE = 2
+ENTRY_FAIL_QUAL_NMI_STI = 3
+ENTRY_FAIL_QUAL_VMCS_LINK = 4

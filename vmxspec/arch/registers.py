@@ -27,6 +27,11 @@ CR4 = Layout("CR4", 64, (
     BitField("FRED", 32),
 ))
 CR4_PAE, CR4_LA57, CR4_VMXE, CR4_PCIDE, CR4_CET = (1 << 5, 1 << 12, 1 << 13, 1 << 17, 1 << 23)
+CR4_LAM_SUP = 1 << 28
+
+#: CR3 bits 61 (LAM_U57) and 62 (LAM_U48) enable linear-address masking for user pointers; on a
+#: processor with LAM (the one whose IA32_VMX_CR4_FIXED1 allows CR4.LAM_SUP) they are not reserved.
+CR3_LAM_U57, CR3_LAM_U48 = 1 << 61, 1 << 62
 
 EFER = Layout("IA32_EFER", 64, (
     BitField("SCE", 0), BitField("LME", 8), BitField("LMA", 10), BitField("NXE", 11),
@@ -77,3 +82,33 @@ PKRS_RESERVED = mask(32, 63)
 #: Selector layout.
 SELECTOR_RPL = mask(0, 1)
 SELECTOR_TI = 1 << 2
+
+# -- Facts the guest-state checks add (SDM "Checks on the Guest State Area") ----------------------
+
+#: CR0 bits VM entry never checks against IA32_VMX_CR0_FIXED0/FIXED1: NW (29) and CD (30) keep their
+#: values across VM entry, so the guest-state check ignores them.
+CR0_ENTRY_UNCHECKED = CR0_NW | CR0_CD
+#: CR0 bits exempt from the fixed-bit check when the "unrestricted guest" control is 1.
+CR0_UNRESTRICTED_EXEMPT = CR0_PE | CR0_PG
+
+#: Bits 63:32 of a 64-bit field (a value that must fit in 32 bits).
+UPPER32 = mask(32, 63)
+
+#: IA32_BNDCFGS bits 63:12: the linear base address of the bound directory (must be canonical).
+BNDCFGS_BASE = mask(12, 63)
+
+#: IA32_RTIT_CTL bits that no Intel PT implementation defines. Defined bits: 13:0 (TraceEn .. BranchEn),
+#: 17:14 MTCFreq, 22:19 CycThresh, 27:24 PSBFreq, 31 EventEn, 47:32 ADDR0..3_CFG, 55 DisTNT,
+#: 56 InjectPsbPmiOnEnable. Which of those a given processor supports is enumerated by CPUID leaf 14H,
+#: which the state does not carry: vmxspec takes the widest architectural definition.
+RTIT_CTL_RESERVED = (1 << 18) | (1 << 23) | mask(28, 30) | mask(48, 54) | mask(57, 63)
+
+#: IA32_LBR_CTL: bits 3:0 (LBREn, OS, USR, CALL_STACK) and 22:16 (branch-type filters) are defined;
+#: the rest is reserved. CPUID leaf 1CH may reserve some defined bits too (widest definition here).
+LBR_CTL_RESERVED = mask(4, 15) | mask(23, 63)
+
+#: SSP bits 1:0: a shadow-stack pointer is 4-byte aligned.
+SSP_RESERVED_LOW = mask(0, 1)
+
+#: The guest UINV field (user-interrupt notification vector): bits 15:8 must be 0.
+UINV_RESERVED = mask(8, 15)

@@ -7,6 +7,22 @@ fields are 64 bits wide: vmxspec models processors that support Intel 64.
 
 The encoding packs the width (bits 14:13) and the type (bits 11:10); the declared width and group
 must agree with them, which ``tests/unit/test_arch_tables.py`` checks for every row.
+
+Where the facts come from (names and numbers only; checked row by row):
+
+* Linux ``arch/x86/include/asm/vmx.h`` ``enum vmcs_field`` (mainline, e.g. the ``Kingxukai/linux``
+  mirror at 9b44fff6) for every field Linux names, and the KVM CET series (``GUEST_S_CET`` ...
+  ``HOST_INTR_SSP_TABLE``), and the KVM FRED series (Xin Li, v5 2025: ``GUEST_IA32_FRED_*``,
+  ``HOST_IA32_FRED_*``, ``SECONDARY_VM_EXIT_CONTROLS``, ``INJECTED_EVENT_DATA``,
+  ``ORIGINAL_EVENT_DATA``).
+* Bochs ``bochs/cpu/vmx.h`` at 783b58fd (every encoding it defines; this table has all of them
+  plus ``GUEST_IA32_LBR_CTL``). Fields only Bochs and the SDM define carry SDM-title names:
+  ``VIRTUAL_TIMER_VECTOR``, ``GUEST_DEADLINE_SHADOW``, ``GUEST_DEADLINE`` (APIC-timer
+  virtualization; a posted KVM series calls them ``GUEST_APIC_TIMER_VECTOR``,
+  ``GUEST_DEADLINE_VIR``, ``GUEST_DEADLINE_PHY``), ``MSR_DATA`` (WRMSRLIST exits),
+  ``GUEST_IA32_SPEC_CTRL`` / ``HOST_IA32_SPEC_CTRL`` and ``SEAM_GUEST_KEYID``.
+* ``ia32-doc/ia32-doc`` ``yaml/Intel/VMX/VMCS.yml`` (generated from the SDM, January 2025) as a
+  third, independent cross-check of the encodings up to 0x204C and of ``GUEST_IA32_LBR_CTL``.
 """
 
 from __future__ import annotations
@@ -59,6 +75,7 @@ FIELDS: tuple[VmcsField, ...] = (
     VmcsField("EPTP_INDEX", 0x0004, Width.W16, Group.CONTROL),
     VmcsField("HLAT_PREFIX_SIZE", 0x0006, Width.W16, Group.CONTROL),
     VmcsField("LAST_PID_POINTER_INDEX", 0x0008, Width.W16, Group.CONTROL),
+    VmcsField("VIRTUAL_TIMER_VECTOR", 0x000a, Width.W16, Group.CONTROL),  # APIC-timer virtualization
     VmcsField("GUEST_ES_SELECTOR", 0x0800, Width.W16, Group.GUEST),
     VmcsField("GUEST_CS_SELECTOR", 0x0802, Width.W16, Group.GUEST),
     VmcsField("GUEST_SS_SELECTOR", 0x0804, Width.W16, Group.GUEST),
@@ -114,7 +131,11 @@ FIELDS: tuple[VmcsField, ...] = (
     VmcsField("SECONDARY_VM_EXIT_CONTROLS", 0x2044, Width.W64, Group.CONTROL),
     VmcsField("IA32_SPEC_CTRL_MASK", 0x204a, Width.W64, Group.CONTROL),
     VmcsField("IA32_SPEC_CTRL_SHADOW", 0x204c, Width.W64, Group.CONTROL),
+    VmcsField("GUEST_DEADLINE_SHADOW", 0x204e, Width.W64, Group.CONTROL),  # APIC-timer virtualization
+    VmcsField("INJECTED_EVENT_DATA", 0x2052, Width.W64, Group.CONTROL),  # FRED
     VmcsField("GUEST_PHYSICAL_ADDRESS", 0x2400, Width.W64, Group.EXIT_INFO),
+    VmcsField("MSR_DATA", 0x2402, Width.W64, Group.EXIT_INFO),  # WRMSRLIST exits
+    VmcsField("ORIGINAL_EVENT_DATA", 0x2404, Width.W64, Group.EXIT_INFO),  # FRED
     VmcsField("VMCS_LINK_POINTER", 0x2800, Width.W64, Group.GUEST),
     VmcsField("GUEST_IA32_DEBUGCTL", 0x2802, Width.W64, Group.GUEST),
     VmcsField("GUEST_IA32_PAT", 0x2804, Width.W64, Group.GUEST),
@@ -128,10 +149,29 @@ FIELDS: tuple[VmcsField, ...] = (
     VmcsField("GUEST_IA32_RTIT_CTL", 0x2814, Width.W64, Group.GUEST),
     VmcsField("GUEST_IA32_LBR_CTL", 0x2816, Width.W64, Group.GUEST),
     VmcsField("GUEST_IA32_PKRS", 0x2818, Width.W64, Group.GUEST),
+    VmcsField("GUEST_IA32_FRED_CONFIG", 0x281a, Width.W64, Group.GUEST),
+    VmcsField("GUEST_IA32_FRED_RSP1", 0x281c, Width.W64, Group.GUEST),
+    VmcsField("GUEST_IA32_FRED_RSP2", 0x281e, Width.W64, Group.GUEST),
+    VmcsField("GUEST_IA32_FRED_RSP3", 0x2820, Width.W64, Group.GUEST),
+    VmcsField("GUEST_IA32_FRED_STKLVLS", 0x2822, Width.W64, Group.GUEST),
+    VmcsField("GUEST_IA32_FRED_SSP1", 0x2824, Width.W64, Group.GUEST),
+    VmcsField("GUEST_IA32_FRED_SSP2", 0x2826, Width.W64, Group.GUEST),
+    VmcsField("GUEST_IA32_FRED_SSP3", 0x2828, Width.W64, Group.GUEST),
+    VmcsField("GUEST_IA32_SPEC_CTRL", 0x282e, Width.W64, Group.GUEST),
+    VmcsField("GUEST_DEADLINE", 0x2830, Width.W64, Group.GUEST),  # APIC-timer virtualization
     VmcsField("HOST_IA32_PAT", 0x2c00, Width.W64, Group.HOST),
     VmcsField("HOST_IA32_EFER", 0x2c02, Width.W64, Group.HOST),
     VmcsField("HOST_IA32_PERF_GLOBAL_CTRL", 0x2c04, Width.W64, Group.HOST),
     VmcsField("HOST_IA32_PKRS", 0x2c06, Width.W64, Group.HOST),
+    VmcsField("HOST_IA32_FRED_CONFIG", 0x2c08, Width.W64, Group.HOST),
+    VmcsField("HOST_IA32_FRED_RSP1", 0x2c0a, Width.W64, Group.HOST),
+    VmcsField("HOST_IA32_FRED_RSP2", 0x2c0c, Width.W64, Group.HOST),
+    VmcsField("HOST_IA32_FRED_RSP3", 0x2c0e, Width.W64, Group.HOST),
+    VmcsField("HOST_IA32_FRED_STKLVLS", 0x2c10, Width.W64, Group.HOST),
+    VmcsField("HOST_IA32_FRED_SSP1", 0x2c12, Width.W64, Group.HOST),
+    VmcsField("HOST_IA32_FRED_SSP2", 0x2c14, Width.W64, Group.HOST),
+    VmcsField("HOST_IA32_FRED_SSP3", 0x2c16, Width.W64, Group.HOST),
+    VmcsField("HOST_IA32_SPEC_CTRL", 0x2c1a, Width.W64, Group.HOST),
     VmcsField("PIN_BASED_VM_EXEC_CONTROL", 0x4000, Width.W32, Group.CONTROL),
     VmcsField("CPU_BASED_VM_EXEC_CONTROL", 0x4002, Width.W32, Group.CONTROL),
     VmcsField("EXCEPTION_BITMAP", 0x4004, Width.W32, Group.CONTROL),
@@ -151,6 +191,7 @@ FIELDS: tuple[VmcsField, ...] = (
     VmcsField("PLE_GAP", 0x4020, Width.W32, Group.CONTROL),
     VmcsField("PLE_WINDOW", 0x4022, Width.W32, Group.CONTROL),
     VmcsField("NOTIFY_WINDOW", 0x4024, Width.W32, Group.CONTROL),
+    VmcsField("SEAM_GUEST_KEYID", 0x4026, Width.W32, Group.CONTROL),
     VmcsField("VM_INSTRUCTION_ERROR", 0x4400, Width.W32, Group.EXIT_INFO),
     VmcsField("VM_EXIT_REASON", 0x4402, Width.W32, Group.EXIT_INFO),
     VmcsField("VM_EXIT_INTR_INFO", 0x4404, Width.W32, Group.EXIT_INFO),

@@ -70,16 +70,22 @@ def result_json(state: State, result: EntryResult) -> dict[str, object]:
         err_obj["missing"] = [*(f"vmcs.{n}" for n in result.missing_fields),
                               *(f"caps.{n}" for n in result.missing_caps)]
         return err
+    answer: dict[str, object]
     if result.passed:
-        return {"result": "pass"}
-    answer: dict[str, object] = {
-        "result": "fail",
-        "vm_instruction_error": result.vm_instruction_error,
-        "exit_reason": result.exit_reason,
-    }
-    if len(result.possible_errors) > 1:
-        answer["possible_errors"] = result.possible_errors
-    if result.exit_reason is not None:
-        answer["exit_qualification"] = result.exit_qualification
-    answer["violations"] = [violation_json(state, v) for v in result.violations]
+        answer = {"result": "pass"}
+    else:
+        answer = {
+            "result": "fail",
+            "vm_instruction_error": result.vm_instruction_error,
+            "exit_reason": result.exit_reason,
+        }
+        if len(result.possible_errors) > 1:
+            answer["possible_errors"] = result.possible_errors
+        if result.exit_reason is not None:
+            answer["exit_qualification"] = result.exit_qualification
+        answer["violations"] = [violation_json(state, v) for v in result.violations]
+    if result.unevaluated:
+        # A pass with open checks is a pass of every check that could be decided; say which were not.
+        answer["unevaluated"] = [{"rule": u.rule.id, "needs": u.needs, "message": u.message}
+                                 for u in result.unevaluated]
     return answer

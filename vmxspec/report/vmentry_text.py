@@ -49,6 +49,8 @@ def render(state: State, result: EntryResult, title: str | None = None) -> Group
     if title:
         parts.append(Text(title, style="bold"))
     parts.append(outcome_line(result))
+    for u in result.unevaluated:
+        parts.append(Text(f"Not evaluated: {u.rule.id} needs {u.needs}: {u.message}", style="yellow"))
     if result.violations:
         table = Table(show_lines=True, expand=False, pad_edge=False)
         table.add_column("rule", no_wrap=True)

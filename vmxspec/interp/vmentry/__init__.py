@@ -8,13 +8,13 @@ a developer needs to fix.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vmxspec.arch.errors import VMX_ERROR_INVALID_CONTROL_FIELD, VMX_ERROR_INVALID_HOST_STATE_FIELD
 from vmxspec.arch.exit_reasons import EXIT_REASON_INVALID_GUEST_STATE, EXIT_REASON_MSR_LOADING
 from vmxspec.arch.rules import Stage
 from vmxspec.interp.vmentry import controls, guest, host, msr_load  # noqa: F401  (they register checks)
-from vmxspec.interp.vmentry.context import EntryContext, InternalError, Violation
+from vmxspec.interp.vmentry.context import EntryContext, InternalError, Unevaluated, Violation
 from vmxspec.interp.vmentry.registry import CHECKS
 from vmxspec.state.model import State
 
@@ -29,6 +29,9 @@ class EntryResult:
     violations: list[Violation]
     missing_fields: list[str]
     missing_caps: list[str]
+    #: Checks that could not be decided for want of live CPU state (e.g. ``cpu.efer``): neither
+    #: violations nor missing data. ``passed`` and ``complete`` do not count them; a report must.
+    unevaluated: list[Unevaluated] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -103,7 +106,7 @@ def check_vm_entry(state: State, stages: Iterable[Stage] = ALL_STAGES) -> EntryR
             continue
         for rule, fn in _BY_STAGE[stage]:
             fn(ctx, rule)
-    return EntryResult(ctx.violations, sorted(ctx.f.missing), sorted(ctx.missing_caps))
+    return EntryResult(ctx.violations, sorted(ctx.f.missing), sorted(ctx.missing_caps), ctx.unevaluated)
 
 
-__all__ = ["ALL_STAGES", "EntryResult", "InternalError", "Violation", "check_vm_entry"]
+__all__ = ["ALL_STAGES", "EntryResult", "InternalError", "Unevaluated", "Violation", "check_vm_entry"]

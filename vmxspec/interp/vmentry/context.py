@@ -51,6 +51,19 @@ class Violation:
     exit_qualification: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Unevaluated:
+    """A check that could not be evaluated because the state lacks live CPU state it needs.
+
+    Not a violation and not missing VMCS data: the verdict holds for every other check, and this
+    one is reported as open (``needs`` names the state key, e.g. ``"cpu.efer"``).
+    """
+
+    rule: Rule
+    needs: str
+    message: str
+
+
 class EntryContext:
     """One VM-entry evaluation. Control-field values are read once, as the processor would."""
 
@@ -59,6 +72,7 @@ class EntryContext:
         self.f = Fields(state.vmcs)
         self.missing_caps: set[str] = set()
         self.violations: list[Violation] = []
+        self.unevaluated: list[Unevaluated] = []
         f = self.f
         self.pin = f["PIN_BASED_VM_EXEC_CONTROL"]
         self.proc = f["CPU_BASED_VM_EXEC_CONTROL"]
@@ -127,3 +141,7 @@ class EntryContext:
              exit_qualification: int | None = None, **details: object) -> None:
         self.violations.append(Violation(rule, message, rule.fields if fields is None else fields,
                                          details, exit_qualification))
+
+    def not_evaluated(self, rule: Rule, needs: str, message: str) -> None:
+        """Record that ``rule`` (or one comparison of it) cannot be decided without ``needs``."""
+        self.unevaluated.append(Unevaluated(rule, needs, message))
