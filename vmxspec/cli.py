@@ -101,6 +101,40 @@ def _apply_platform(state: object, name: str) -> None:
         state.maxlinaddr = preset.maxlinaddr
 
 
+# -- vmxspec walk -------------------------------------------------------------------------------
+
+def _load_for_query(path: str, platform: str | None) -> object:
+    """The state at ``path`` with preset capabilities filled in; StateError on any problem."""
+    state = load_state(_read_json(path))
+    if platform:
+        _apply_platform(state, platform)
+    return state
+
+
+def cmd_walk(args: argparse.Namespace) -> int:
+    from vmxspec.questions.ept import ask_ept, outcome_json
+    from vmxspec.report.console import make_console
+    from vmxspec.report.walk_text import render_walk
+    from vmxspec.state.model import State
+
+    query: dict[str, object] = {"kind": "ept", "gpa": args.gpa, "access": args.access, "user": args.user,
+                                "paging_structure": args.paging_structure}
+    if args.eptp is not None:
+        query["eptp"] = args.eptp
+    try:
+        state = _load_for_query(args.state, args.platform)
+        assert isinstance(state, State)
+        outcome = ask_ept(state, query)
+    except StateError as err:
+        _print_error(err.message, err.code, f"{args.state}: {err.path}" if err.path else args.state)
+        return EXIT_ERROR
+    if args.format == "json":
+        print(json.dumps(outcome_json(outcome)))
+    else:
+        make_console(sys.stdout).print(render_walk(outcome))
+    return EXIT_OK if outcome.ok else EXIT_VIOLATED
+
+
 # -- vmxspec eval --------------------------------------------------------------------------------
 
 def _lines(stream: Iterable[bytes]) -> Iterable[bytes]:
@@ -178,6 +212,18 @@ def build_parser() -> argparse.ArgumentParser:
     why.add_argument("--format", choices=("text", "json"), default="text")
     why.add_argument("--platform", help="fill capabilities the state leaves out from this preset")
     why.set_defaults(func=cmd_why)
+
+    walk = sub.add_parser("walk", help="walk the EPT for one guest-physical access, level by level")
+    walk.add_argument("state", metavar="STATE", help="state file ('-' for standard input)")
+    walk.add_argument("--gpa", required=True, help="guest-physical address (0x... or decimal)")
+    walk.add_argument("--access", choices=("read", "write", "fetch"), default="read")
+    walk.add_argument("--user", action="store_true", help="the linear address is a user-mode address")
+    walk.add_argument("--paging-structure", action="store_true",
+                      help="the access is the CPU's own access to a guest paging structure")
+    walk.add_argument("--eptp", help="walk from this EPT pointer instead of the VMCS's EPT_POINTER")
+    walk.add_argument("--format", choices=("text", "json"), default="text")
+    walk.add_argument("--platform", help="fill capabilities the state leaves out from this preset")
+    walk.set_defaults(func=cmd_walk)
 
     ev = sub.add_parser("eval", help="answer interpreter questions (JSON Lines) from files or standard input")
     ev.add_argument("files", nargs="*", metavar="FILE")

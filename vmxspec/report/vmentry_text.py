@@ -9,6 +9,7 @@ from rich.text import Text
 
 from vmxspec.arch.errors import VM_INSTRUCTION_ERRORS
 from vmxspec.arch.exit_reasons import BY_NUMBER as EXIT_REASONS
+from vmxspec.arch.exit_reasons import EXIT_REASON_FAILED_VMENTRY
 from vmxspec.interp.vmentry import EntryResult, Violation
 from vmxspec.state import State
 
@@ -27,9 +28,9 @@ def outcome_line(result: EntryResult) -> Text:
         return Text(f"{line}. {count}.", style="bold red")
     reason = result.exit_reason
     assert reason is not None
-    return Text(f"VM entry fails: VM exit with reason {reason} | 0x80000000 "
-                f"({EXIT_REASONS[reason].title}), exit qualification {result.exit_qualification}. {count}.",
-                style="bold red")
+    full = reason | EXIT_REASON_FAILED_VMENTRY
+    return Text(f"VM entry fails: {EXIT_REASONS[reason].title}, exit reason {full:#x} (basic reason {reason}), "
+                f"exit qualification {result.exit_qualification}. {count}.", style="bold red")
 
 
 def _fields_cell(state: State, v: Violation) -> Text:

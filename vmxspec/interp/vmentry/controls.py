@@ -9,6 +9,7 @@ from __future__ import annotations
 from vmxspec.arch.bitfields import bits_of, mask
 from vmxspec.arch.capabilities import BASIC, EPT_VPID_CAP, MISC, VMFUNC
 from vmxspec.arch.controls import ControlField, bit_name, control_mask
+from vmxspec.arch.ept import EPTP, EPTP_AD, EPTP_MEMTYPE_CAPS, EPTP_PWL_CAPS, MEMTYPE_NAMES
 from vmxspec.arch.events import (
     CET_ERROR_CODE_VECTOR,
     ERROR_CODE_VECTORS,
@@ -69,12 +70,10 @@ ENTRY_TO_SMM = control_mask(ENTRY, "entry_to_smm")
 DEACTIVATE_DUAL_MONITOR = control_mask(ENTRY, "deactivate_dual_monitor_treatment")
 LOAD_RTIT_CTL = control_mask(ENTRY, "load_ia32_rtit_ctl")
 
-EPTP_MEMTYPE = mask(0, 2)
-EPTP_PWL = mask(3, 5)
-EPTP_AD = 1 << 6
-EPTP_SSS = 1 << 7
-EPTP_RESERVED_11_8 = mask(8, 11)
-EPT_MEMTYPE_UC, EPT_MEMTYPE_WB = 0, 6
+EPTP_MEMTYPE = EPTP["memtype"]
+EPTP_PWL = EPTP["pwl_minus_1"]
+EPTP_SSS = EPTP["sss_control"].mask
+EPTP_RESERVED_11_8 = EPTP["reserved_11_8"].mask
 
 VMFUNC_EPTP_SWITCHING = VMFUNC["eptp_switching"].mask
 
@@ -271,18 +270,12 @@ def _eptp_mt(ctx: EntryContext, rule: Rule) -> None:
     if not ctx.proc2 & ENABLE_EPT:
         return
     eptp = ctx.f["EPT_POINTER"]
-    memtype = eptp & EPTP_MEMTYPE
+    memtype = EPTP_MEMTYPE.get(eptp)
     cap = ctx.cap("IA32_VMX_EPT_VPID_CAP")
-    supported = []
-    if EPT_VPID_CAP["memtype_uc"].get(cap):
-        supported.append(EPT_MEMTYPE_UC)
-    if EPT_VPID_CAP["memtype_wb"].get(cap):
-        supported.append(EPT_MEMTYPE_WB)
-    if memtype not in supported:
-        names = {EPT_MEMTYPE_UC: "0 (UC)", EPT_MEMTYPE_WB: "6 (WB)"}
+    supported = [f"{t} ({MEMTYPE_NAMES[t]})" for t, bit in EPTP_MEMTYPE_CAPS.items() if bit.get(cap)]
+    if memtype not in EPTP_MEMTYPE_CAPS or not EPTP_MEMTYPE_CAPS[memtype].get(cap):
         ctx.fail(rule, f"EPT_POINTER = {eptp:#x} has memory type {memtype}; IA32_VMX_EPT_VPID_CAP allows "
-                 f"{', '.join(names[t] for t in supported) or 'none'}", ("EPT_POINTER",),
-                 expected=[names[t] for t in supported])
+                 f"{', '.join(supported) or 'none'}", ("EPT_POINTER",), expected=supported)
 
 
 @check("CTL-EPTP-PWL")
@@ -290,13 +283,9 @@ def _eptp_pwl(ctx: EntryContext, rule: Rule) -> None:
     if not ctx.proc2 & ENABLE_EPT:
         return
     eptp = ctx.f["EPT_POINTER"]
-    pwl = (eptp & EPTP_PWL) >> 3
+    pwl = EPTP_PWL.get(eptp)
     cap = ctx.cap("IA32_VMX_EPT_VPID_CAP")
-    allowed = []
-    if EPT_VPID_CAP["pwl4"].get(cap):
-        allowed.append(3)
-    if EPT_VPID_CAP["pwl5"].get(cap):
-        allowed.append(4)
+    allowed = [value for value, bit in EPTP_PWL_CAPS.items() if bit.get(cap)]
     if pwl not in allowed:
         ctx.fail(rule, f"EPT_POINTER = {eptp:#x} has page-walk length {pwl + 1} (bits 5:3 = {pwl}); the "
                  f"processor supports {', '.join(f'{a + 1}-level' for a in allowed) or 'no'} walks",
