@@ -112,3 +112,16 @@ SSP_RESERVED_LOW = mask(0, 1)
 
 #: The guest UINV field (user-interrupt notification vector): bits 15:8 must be 0.
 UINV_RESERVED = mask(8, 15)
+
+#: CR4.FRED (bit 32): flexible return and event delivery.
+CR4_FRED = 1 << 32
+#: RFLAGS.IOPL (bits 13:12).
+RFLAGS_IOPL = mask(12, 13)
+#: IA32_FRED_CONFIG: bits 2, 5:4 and 11 are reserved; bits 63:12 hold the linear address of the
+#: event-delivery entry point (must be canonical).
+FRED_CONFIG_RESERVED = (1 << 2) | mask(4, 5) | (1 << 11)
+FRED_CONFIG_ENTRY = mask(12, 63)
+#: IA32_FRED_RSP1..3 are 64-byte aligned (bits 5:0 zero); IA32_FRED_SSP1..3 are 8-byte aligned
+#: (bits 2:0 zero).
+FRED_RSP_RESERVED_LOW = mask(0, 5)
+FRED_SSP_RESERVED_LOW = mask(0, 2)
