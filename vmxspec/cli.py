@@ -135,6 +135,32 @@ def cmd_walk(args: argparse.Namespace) -> int:
     return EXIT_OK if outcome.ok else EXIT_VIOLATED
 
 
+# -- vmxspec dma --------------------------------------------------------------------------------
+
+def cmd_dma(args: argparse.Namespace) -> int:
+    from vmxspec.questions.dma import ask_dma
+    from vmxspec.report.console import make_console
+    from vmxspec.report.dma_text import render_dma
+    from vmxspec.state.model import State
+
+    query: dict[str, object] = {"kind": "dma", "source_id": args.device, "iova": args.iova, "access": args.access,
+                                "at": args.at, "privileged": args.privileged}
+    if args.pasid is not None:
+        query["pasid"] = args.pasid
+    try:
+        state = _load_for_query(args.state, None)
+        assert isinstance(state, State)
+        outcome = ask_dma(state, query)
+    except StateError as err:
+        _print_error(err.message, err.code, f"{args.state}: {err.path}" if err.path else args.state)
+        return EXIT_ERROR
+    if args.format == "json":
+        print(json.dumps({**outcome.to_json(), "steps": outcome.steps_json()}))
+    else:
+        make_console(sys.stdout).print(render_dma(outcome, args.device, args.iova, args.access))
+    return EXIT_OK if outcome.ok else EXIT_VIOLATED
+
+
 # -- vmxspec eval --------------------------------------------------------------------------------
 
 def _lines(stream: Iterable[bytes]) -> Iterable[bytes]:
@@ -224,6 +250,18 @@ def build_parser() -> argparse.ArgumentParser:
     walk.add_argument("--format", choices=("text", "json"), default="text")
     walk.add_argument("--platform", help="fill capabilities the state leaves out from this preset")
     walk.set_defaults(func=cmd_walk)
+
+    dma = sub.add_parser("dma", help="translate one DMA request through VT-d, table by table")
+    dma.add_argument("state", metavar="STATE", help="state file ('-' for standard input)")
+    dma.add_argument("--device", required=True, help="requester as BB:DD.F (or SSSS:BB:DD.F)")
+    dma.add_argument("--iova", required=True, help="the address the device uses (0x... or decimal)")
+    dma.add_argument("--access", choices=("read", "write"), default="read")
+    dma.add_argument("--pasid", help="process address-space id of a request with PASID")
+    dma.add_argument("--at", choices=("untranslated", "translated"), default="untranslated",
+                     help="address type: translated is an ATS-translated request")
+    dma.add_argument("--privileged", action="store_true", help="supervisor request (with PASID)")
+    dma.add_argument("--format", choices=("text", "json"), default="text")
+    dma.set_defaults(func=cmd_dma)
 
     ev = sub.add_parser("eval", help="answer interpreter questions (JSON Lines) from files or standard input")
     ev.add_argument("files", nargs="*", metavar="FILE")

@@ -78,14 +78,14 @@ def test_why_checks_subset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_eval_answers_every_line_in_order(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     good = json.dumps({"id": "a", "state": baseline_doc(), "query": {"kind": "vmentry"}})
-    lines = [good, "{broken", json.dumps({"id": 7, "state": {}, "query": {"kind": "dma"}}), "", good]
+    lines = [good, "{broken", json.dumps({"id": 7, "state": {}, "query": {"kind": "teleport"}}), "", good]
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("\n".join(lines).encode())))
     assert main(["eval"]) == 2
     answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [a.get("id") for a in answers] == ["a", None, 7, "a"]
     assert answers[0]["result"] == "pass"
     assert answers[1]["error"]["code"] == "json-syntax"
-    assert answers[2]["error"]["code"] == "unsupported-query"
+    assert answers[2]["error"]["code"] == "bad-query"
 
 
 def test_explain_rule_and_code(capsys: pytest.CaptureFixture[str]) -> None:

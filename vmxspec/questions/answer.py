@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
+from vmxspec.questions.dma import answer_dma
 from vmxspec.questions.ept import answer_ept
 from vmxspec.questions.vmentry import answer_vmentry
 from vmxspec.state import State, StateError, load_state
@@ -16,13 +17,13 @@ _KINDS = ("vmentry", "ept", "dma", "exit")
 
 #: Query kinds whose interpreter has not landed yet, with the plain reason given to the user.
 _NOT_YET: dict[str, str] = {
-    "dma": "DMA translation questions are not supported yet: they arrive with the interpreter's VT-d walk",
     "exit": "VM-exit questions are not supported yet: they arrive with the interpreter's exit decisions",
 }
 
 _HANDLERS: dict[str, Callable[[State, Mapping[str, object]], Answer]] = {
     "vmentry": answer_vmentry,
     "ept": answer_ept,
+    "dma": answer_dma,
 }
 
 
