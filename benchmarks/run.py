@@ -11,7 +11,7 @@ import sys
 
 from benchmarks.figures import Figure
 
-BENCHMARKS = ("bench_vmentry", "bench_ept", "bench_dma")
+BENCHMARKS = ("bench_vmentry", "bench_ept", "bench_dma", "bench_exits")
 
 
 def main(argv: list[str] | None = None) -> int:

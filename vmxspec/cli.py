@@ -161,6 +161,37 @@ def cmd_dma(args: argparse.Namespace) -> int:
     return EXIT_OK if outcome.ok else EXIT_VIOLATED
 
 
+# -- vmxspec exit -------------------------------------------------------------------------------
+
+def cmd_exit(args: argparse.Namespace) -> int:
+    from vmxspec.questions.exits import ask_exit, event_from_words
+    from vmxspec.state.model import State
+
+    try:
+        event = json.loads(args.event_json) if args.event_json is not None else event_from_words(args.words)
+        state = _load_for_query(args.state, args.platform)
+        assert isinstance(state, State)
+        outcome = ask_exit(state, {"kind": "exit", "event": event})
+    except json.JSONDecodeError as exc:
+        _print_error(f"--event is not valid JSON: {exc.msg}", "json-syntax", args.state)
+        return EXIT_ERROR
+    except StateError as err:
+        _print_error(err.message, err.code, f"{args.state}: {err.path}" if err.path else args.state)
+        return EXIT_ERROR
+    if args.format == "json":
+        print(json.dumps(outcome.to_json()))
+    else:
+        print(f"{outcome.explanation} [{outcome.rule}]")
+        if outcome.exit:
+            print(f"VM exit: reason {outcome.reason} ({outcome.reason_name}), "
+                  f"qualification {outcome.qualification or 0:#x}")
+        elif outcome.guest_fault:
+            print(f"no VM exit: the guest takes {outcome.guest_fault}")
+        else:
+            print("no VM exit")
+    return EXIT_OK
+
+
 # -- vmxspec eval --------------------------------------------------------------------------------
 
 def _lines(stream: Iterable[bytes]) -> Iterable[bytes]:
@@ -262,6 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     dma.add_argument("--privileged", action="store_true", help="supervisor request (with PASID)")
     dma.add_argument("--format", choices=("text", "json"), default="text")
     dma.set_defaults(func=cmd_dma)
+
+    ex_ = sub.add_parser("exit", help="does a guest event cause a VM exit? e.g. 'vmxspec exit S.json WRMSR ecx=0x1a0'")
+    ex_.add_argument("state", metavar="STATE", help="state file ('-' for standard input)")
+    ex_.add_argument("words", nargs="*", metavar="EVENT",
+                     help="mnemonic or event kind, then key=value operands (ecx=0x174, port=0x60 size=1 ...)")
+    ex_.add_argument("--event", dest="event_json", help="the event as a JSON object instead")
+    ex_.add_argument("--format", choices=("text", "json"), default="text")
+    ex_.add_argument("--platform", help="fill capabilities the state leaves out from this preset")
+    ex_.set_defaults(func=cmd_exit)
 
     ev = sub.add_parser("eval", help="answer interpreter questions (JSON Lines) from files or standard input")
     ev.add_argument("files", nargs="*", metavar="FILE")

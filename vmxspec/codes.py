@@ -63,10 +63,10 @@ CODES: tuple[Code, ...] = (
          "or start from a platform preset."),
     Code("bad-query", _E, "The question's 'query' is malformed",
          "A query is an object with a 'kind' (vmentry, ept, dma or exit) and the keys that kind takes."),
-    Code("unsupported-query", _E, "This kind of question is not answered yet",
-         "vmxspec eval answers 'vmentry' questions today. EPT walks, DMA translation and exit decisions "
-         "arrive with the interpreter for them; until then such a question gets this error and the "
-         "stream goes on."),
+    Code("unsupported-query", _E, "The interpreter does not model what this question asks",
+         "A few cases fall outside what the reference interpreter models (for example VMFUNC or ENCLV exit "
+         "decisions, or the interrupt window after a VM entry that injects an event); the message names "
+         "the case. The interpreter says so rather than guess an answer, and the stream goes on."),
     Code("unknown-preset", _E, "No platform preset by that name",
          "Platform presets are shipped capability sets; 'vmxspec explain --presets' lists them."),
     Code("io-error", _E, "A file could not be read", "The path does not exist or cannot be read."),
@@ -74,6 +74,30 @@ CODES: tuple[Code, ...] = (
     Code("internal-error", _E, "A bug in vmxspec",
          "vmxspec hit a condition it does not expect. This is never a verdict about your input; please "
          "report it with the input that caused it."),
+    # ---- spec syntax (vmxspec.syntax) ----
+    Code("syntax-unexpected-token", _E, "A word or symbol that cannot stand here in a spec",
+         "The parser names what it found and what could have come instead. Statements need no "
+         "separator; a block's statements are listed in docs/language.md."),
+    Code("syntax-unclosed-block", _E, "A '{', '(' or '[' is never closed",
+         "The file ended, or a top-level statement (vm, iommu, prove, ...) began, while a block was "
+         "still open. The note points at the opening bracket. '#' starts a comment, so '#PF' hides "
+         "the rest of its line: write exceptions as PF, GP, UD."),
+    Code("syntax-unexpected-character", _E, "A character that starts no word of the language",
+         "Names are ASCII letters, digits and '_'; strings use double quotes; statements need no ';'."),
+    Code("syntax-unterminated-string", _E, "A string has no closing '\"' on its line",
+         "Strings (import paths) are written in double quotes and end on the line they start on."),
+    Code("syntax-bad-number", _E, "A number literal is malformed or wider than 64 bits",
+         "Numbers are decimal (4096), hexadecimal (0x1000) or binary (0b1010), with '_' allowed between "
+         "digits (0x8000_0000), or sizes with an upper-case binary suffix: 4K, 2M, 1G, 1T."),
+    Code("syntax-bad-bdf", _E, "A PCI address is malformed",
+         "PCI devices are written segment:bus:device.function in hexadecimal, as lspci prints them: "
+         "0000:03:00.0, or 03:00.0 for segment 0. The device is 00-1f and the function 0-7."),
+    Code("syntax-encoding", _E, "The spec file is not UTF-8",
+         "Spec files are read as UTF-8 (a leading byte-order mark is allowed). The message gives the "
+         "offset of the first byte that does not decode."),
+    Code("syntax-too-deep", _E, "An expression is nested more than 128 levels deep",
+         "The limit keeps every later stage within Python's recursion limit. Real specs stay far below "
+         "it; split the expression, or OR fewer terms in one line."),
 )
 
 BY_ID: dict[str, Code] = {c.id: c for c in CODES}

@@ -102,3 +102,25 @@ def test_python_dash_m_runs_the_cli() -> None:
                           text=True, check=False)
     assert done.returncode == 0
     assert "IA32_VMX_TRUE_PINBASED_CTLS" in done.stdout
+
+
+def test_exit_command_reads_an_event_from_words(capsys: pytest.CaptureFixture[str]) -> None:
+    # Baseline MSR bitmap is all zeros: WRMSR 0x1a0 does not exit; 0xc0002000 is outside both ranges.
+    assert main(["exit", str(BASELINE_PATH), "WRMSR", "ecx=0x1a0", "edx_eax=0"]) == 0
+    assert "no VM exit" in capsys.readouterr().out
+    assert main(["exit", str(BASELINE_PATH), "RDMSR", "ecx=0xc0002000", "--format", "json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["exit"], answer["reason"], answer["reason_name"]) == (True, 31, "MSR_READ")
+    assert main(["exit", str(BASELINE_PATH), "RDMSRR", "ecx=1"]) == 2
+
+
+def test_walk_and_dma_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    # Baseline EPT: GPA 0 .. 2 GiB -> HPA 4 GiB with 1 GiB pages; the APIC page is not mapped.
+    assert main(["walk", str(BASELINE_PATH), "--gpa", "0x7fff1234", "--access", "write"]) == 0
+    assert "HPA 0x17fff1234" in capsys.readouterr().out
+    assert main(["walk", str(BASELINE_PATH), "--gpa", "0xfee00000", "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["result"] == "ept_violation"
+    iommu = BASELINE_PATH.parent / "iommu-two-devices.json"
+    # Domain 2 maps its buffer read-only: a write faults with reason 5 (legacy second-level write).
+    assert main(["dma", str(iommu), "--device", "04:00.0", "--iova", "0x100000", "--access", "write"]) == 1
+    assert "fault 0x5" in capsys.readouterr().out

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 from vmxspec.questions.dma import answer_dma
 from vmxspec.questions.ept import answer_ept
+from vmxspec.questions.exits import answer_exit
 from vmxspec.questions.vmentry import answer_vmentry
 from vmxspec.state import State, StateError, load_state
 from vmxspec.state.numbers import describe, did_you_mean
@@ -15,15 +16,11 @@ Answer = dict[str, object]
 _QUESTION_KEYS = ("id", "state", "query")
 _KINDS = ("vmentry", "ept", "dma", "exit")
 
-#: Query kinds whose interpreter has not landed yet, with the plain reason given to the user.
-_NOT_YET: dict[str, str] = {
-    "exit": "VM-exit questions are not supported yet: they arrive with the interpreter's exit decisions",
-}
-
 _HANDLERS: dict[str, Callable[[State, Mapping[str, object]], Answer]] = {
     "vmentry": answer_vmentry,
     "ept": answer_ept,
     "dma": answer_dma,
+    "exit": answer_exit,
 }
 
 
@@ -73,7 +70,5 @@ def _answer(doc: Mapping[str, object]) -> Answer:
         hint = did_you_mean(kind, _KINDS) if isinstance(kind, str) else ""
         raise StateError("bad-query", f"query.kind must be one of {', '.join(_KINDS)}, got {shown!r}{hint}",
                          "query.kind")
-    if kind in _NOT_YET:
-        raise StateError("unsupported-query", _NOT_YET[kind], "query.kind")
     state = load_state(doc["state"], path="")
     return _HANDLERS[kind](state, query)
