@@ -16,7 +16,7 @@ from typing import TextIO
 from vmxspec import __version__
 from vmxspec.arch.rules import BY_ID as RULES_BY_ID
 from vmxspec.codes import BY_ID as CODES_BY_ID
-from vmxspec.state import StateError, load_state
+from vmxspec.state import State, StateError, load_state
 
 EXIT_OK, EXIT_VIOLATED, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
 
@@ -83,13 +83,11 @@ def cmd_why(args: argparse.Namespace) -> int:
     return status
 
 
-def _apply_platform(state: object, name: str) -> None:
+def _apply_platform(state: State, name: str) -> None:
     """Fill capabilities the state leaves out from a shipped platform preset."""
     from vmxspec.arch.presets import PRESETS
-    from vmxspec.state.model import State
     from vmxspec.state.numbers import did_you_mean
 
-    assert isinstance(state, State)
     preset = PRESETS.get(name)
     if preset is None:
         raise StateError("unknown-preset", f"no platform preset '{name}'{did_you_mean(name, list(PRESETS))}")
@@ -103,7 +101,7 @@ def _apply_platform(state: object, name: str) -> None:
 
 # -- vmxspec walk -------------------------------------------------------------------------------
 
-def _load_for_query(path: str, platform: str | None) -> object:
+def _load_for_query(path: str, platform: str | None) -> State:
     """The state at ``path`` with preset capabilities filled in; StateError on any problem."""
     state = load_state(_read_json(path))
     if platform:
@@ -115,7 +113,6 @@ def cmd_walk(args: argparse.Namespace) -> int:
     from vmxspec.questions.ept import ask_ept, outcome_json
     from vmxspec.report.console import make_console
     from vmxspec.report.walk_text import render_walk
-    from vmxspec.state.model import State
 
     query: dict[str, object] = {"kind": "ept", "gpa": args.gpa, "access": args.access, "user": args.user,
                                 "paging_structure": args.paging_structure}
@@ -123,7 +120,6 @@ def cmd_walk(args: argparse.Namespace) -> int:
         query["eptp"] = args.eptp
     try:
         state = _load_for_query(args.state, args.platform)
-        assert isinstance(state, State)
         outcome = ask_ept(state, query)
     except StateError as err:
         _print_error(err.message, err.code, f"{args.state}: {err.path}" if err.path else args.state)
@@ -141,7 +137,6 @@ def cmd_dma(args: argparse.Namespace) -> int:
     from vmxspec.questions.dma import ask_dma
     from vmxspec.report.console import make_console
     from vmxspec.report.dma_text import render_dma
-    from vmxspec.state.model import State
 
     query: dict[str, object] = {"kind": "dma", "source_id": args.device, "iova": args.iova, "access": args.access,
                                 "at": args.at, "privileged": args.privileged}
@@ -149,7 +144,6 @@ def cmd_dma(args: argparse.Namespace) -> int:
         query["pasid"] = args.pasid
     try:
         state = _load_for_query(args.state, None)
-        assert isinstance(state, State)
         outcome = ask_dma(state, query)
     except StateError as err:
         _print_error(err.message, err.code, f"{args.state}: {err.path}" if err.path else args.state)
@@ -165,12 +159,10 @@ def cmd_dma(args: argparse.Namespace) -> int:
 
 def cmd_exit(args: argparse.Namespace) -> int:
     from vmxspec.questions.exits import ask_exit, event_from_words
-    from vmxspec.state.model import State
 
     try:
         event = json.loads(args.event_json) if args.event_json is not None else event_from_words(args.words)
         state = _load_for_query(args.state, args.platform)
-        assert isinstance(state, State)
         outcome = ask_exit(state, {"kind": "exit", "event": event})
     except json.JSONDecodeError as exc:
         _print_error(f"--event is not valid JSON: {exc.msg}", "json-syntax", args.state)
