@@ -247,6 +247,126 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- vmxspec fmt ---------------------------------------------------------------------------------
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    """Print, check or rewrite spec files in the canonical form of ``vmxspec.syntax.printer``.
+
+    Without options the canonical text goes to standard output (several files one after another)
+    and nothing on disk changes, so ``vmxspec fmt x.vmx | diff x.vmx -`` is safe to try. ``--check``
+    is for CI: it lists the files that are not canonical and exits 1, writing nothing. ``--write``
+    rewrites those files in place (atomically, through a temporary file in the same directory) and
+    lists them. A file that does not parse is never touched: its diagnostics go to standard error
+    and the exit code is 2, after every other file has been handled, so one broken spec does not
+    hide the state of the rest. Directories are searched recursively for ``*.vmx`` files; ``-``
+    is standard input (not with ``--write``).
+    """
+    import os
+    import tempfile
+
+    from vmxspec.diagnostics import render_all
+    from vmxspec.syntax import try_parse, try_parse_bytes
+    from vmxspec.syntax.printer import print as canonical
+
+    if args.write and "-" in args.paths:
+        _print_error("--write cannot rewrite standard input ('-')", "usage")
+        return EXIT_ERROR
+    files: list[str] = []
+    errors = False
+    for raw in args.paths:
+        path = Path(raw)
+        if raw != "-" and path.is_dir():
+            files.extend(str(p) for p in sorted(path.rglob("*.vmx")) if p.is_file())
+        elif raw == "-" or path.is_file():
+            files.append(raw)
+        else:
+            _print_error("no such file or directory", "io-error", raw)
+            errors = True
+    unformatted = False
+    for name in files:
+        try:
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        except OSError as exc:
+            _print_error(f"cannot read: {exc.strerror or exc}", "io-error", name)
+            errors = True
+            continue
+        shown = "<stdin>" if name == "-" else name
+        result = try_parse_bytes(data, shown)
+        if result.spec is None:
+            print(render_all(result.diagnostics, {shown: result.text or ""}), file=sys.stderr)
+            errors = True
+            continue
+        text = canonical(result.spec)
+        if not args.check and not args.write:
+            sys.stdout.write(text)
+            continue
+        if text.encode("utf-8") == data:
+            continue
+        unformatted = True
+        print(name)
+        if not args.write:
+            continue
+        # Never write a text that reads differently from the original: that would be a formatter
+        # bug destroying a user's file, so it is reported instead.
+        again = try_parse(text, shown)
+        if again.spec != result.spec:
+            _print_error("the canonical form would change the spec's meaning; file left unchanged",
+                         "internal-error", name)
+            errors = True
+            continue
+        target = Path(name)
+        temporary: str | None = None
+        try:
+            with tempfile.NamedTemporaryFile("wb", dir=target.parent, prefix=f".{target.name}.",
+                                             suffix=".tmp", delete=False) as out:
+                temporary = out.name
+                out.write(text.encode("utf-8"))
+            os.chmod(temporary, target.stat().st_mode & 0o7777)
+            os.replace(temporary, target)
+        except OSError as exc:
+            _print_error(f"cannot write: {exc.strerror or exc}", "io-error", name)
+            errors = True
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
+    if errors:
+        return EXIT_ERROR
+    return EXIT_VIOLATED if unformatted and args.check else EXIT_OK
+
+
+# -- vmxspec state -------------------------------------------------------------------------------
+
+def cmd_state(args: argparse.Namespace) -> int:
+    from vmxspec.build.from_model import BuildError, build_state, state_document
+    from vmxspec.diagnostics import render_all
+    from vmxspec.sema import analyze
+
+    sources: dict[str, str] = {}
+    model, diagnostics = analyze(args.spec, sources=sources)
+    if diagnostics:
+        print(render_all(diagnostics, sources), file=sys.stderr)
+    if model is None:
+        return EXIT_ERROR
+    try:
+        built = build_state(model, args.vm)
+    except BuildError as err:
+        for d in err.diagnostics:
+            if d.code == "usage":
+                _print_error(d.message, d.code, args.spec)
+            else:
+                print(render_all([d], sources), file=sys.stderr)
+        return EXIT_ERROR
+    text = json.dumps(state_document(built, args.spec), indent=2) + "\n"
+    if args.output is None or args.output == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _print_error(f"cannot write: {exc.strerror or exc}", "io-error", args.output)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 # -- entry point ---------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -299,10 +419,29 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("files", nargs="*", metavar="FILE")
     ev.set_defaults(func=cmd_eval)
 
+    st = sub.add_parser("state", help="write the concrete state (vmxspec-state/1 JSON) a spec determines")
+    st.add_argument("spec", metavar="SPEC", help="a .vmx spec with no value left open ('any')")
+    st.add_argument("--vm", help="the VM whose VMCS the state holds (needed when the spec has several)")
+    st.add_argument("-o", "--output", metavar="FILE", help="write the state here instead of standard output")
+    st.set_defaults(func=cmd_state)
+
     ex = sub.add_parser("explain", help="explain a rule id or a diagnostic code")
     ex.add_argument("id", nargs="?", metavar="ID")
     ex.add_argument("--list", action="store_true", help="list every rule")
     ex.set_defaults(func=cmd_explain)
+
+    fmt = sub.add_parser("fmt", help="print spec files (.vmx) in canonical form, or check or rewrite them",
+                         description="Print the canonical form of each spec to standard output. "
+                                     "Directories are searched recursively for *.vmx files; '-' is standard "
+                                     "input. Exit 0 when done, 1 when --check finds a file not in canonical "
+                                     "form, 2 when a file cannot be read or does not parse.")
+    fmt.add_argument("paths", nargs="+", metavar="PATH", help="spec files or directories ('-' for standard input)")
+    mode = fmt.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; list the files not in canonical form and exit 1 if there are any")
+    mode.add_argument("--write", action="store_true",
+                      help="rewrite the files not in canonical form in place, and list them")
+    fmt.set_defaults(func=cmd_fmt)
     return parser
 
 
