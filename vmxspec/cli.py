@@ -184,6 +184,54 @@ def cmd_exit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- vmxspec check / replay ----------------------------------------------------------------------
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from vmxspec.check.driver import check_paths
+    from vmxspec.check.results import CheckOptions, exit_status
+    from vmxspec.report.check_text import print_reports, reports_json
+    from vmxspec.report.console import make_console
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        for path in missing:
+            _print_error("no such file or directory", "io-error", path)
+        return EXIT_ERROR
+    options = CheckOptions(timeout_ms=int(args.timeout * 1000), rlimit=args.rlimit, explain=args.explain)
+    reports = check_paths(args.paths, options, jobs=args.jobs, bundle_dir=args.bundle_dir)
+    if args.format == "json":
+        print(json.dumps(reports_json(reports), indent=2))
+    else:
+        print_reports(make_console(sys.stdout), reports)
+    verdicts = [r.verdict for report in reports for r in report.results]
+    return exit_status(verdicts, had_errors=any(report.had_errors for report in reports))
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from vmxspec.check.replay import replay
+
+    try:
+        doc = _read_json(args.counterexample)
+        if isinstance(doc, dict) and "counterexample" in doc:
+            doc = doc["counterexample"]
+        if not isinstance(doc, dict) or not all(k in doc for k in ("state", "query", "expect")):
+            raise StateError("bad-shape", "a counterexample is an object with 'state', 'query' and 'expect' "
+                             "(as vmxspec check --format json writes it)")
+        state, query, expect = doc["state"], doc["query"], doc["expect"]
+        if not isinstance(state, dict) or not isinstance(query, dict) or not isinstance(expect, dict):
+            raise StateError("bad-shape", "'state', 'query' and 'expect' must be objects")
+    except StateError as err:
+        _print_error(err.message, err.code, args.counterexample)
+        return EXIT_ERROR
+    result = replay(state, query, expect)
+    print(json.dumps(result.answer))
+    if result.confirmed:
+        print("confirmed: the reference interpreter reproduces the violation")
+        return EXIT_VIOLATED
+    print(f"not confirmed: {result.why}")
+    return EXIT_ERROR
+
+
 # -- vmxspec eval --------------------------------------------------------------------------------
 
 def _lines(stream: Iterable[bytes]) -> Iterable[bytes]:
@@ -414,6 +462,22 @@ def build_parser() -> argparse.ArgumentParser:
     ex_.add_argument("--format", choices=("text", "json"), default="text")
     ex_.add_argument("--platform", help="fill capabilities the state leaves out from this preset")
     ex_.set_defaults(func=cmd_exit)
+
+    chk = sub.add_parser("check", help="check every prove statement of the specs (directories recursively)")
+    chk.add_argument("paths", nargs="+", metavar="PATH")
+    chk.add_argument("--format", choices=("text", "json"), default="text")
+    chk.add_argument("--timeout", type=float, default=30.0, help="seconds per solver call (default 30)")
+    chk.add_argument("--rlimit", type=int, default=300_000_000, help="solver resource limit per call")
+    chk.add_argument("--jobs", type=int, default=1, help="check spec files in N parallel processes")
+    chk.add_argument("--explain", action="store_true",
+                     help="for proofs, the spec lines they depend on; for violations, a minimal counterexample")
+    chk.add_argument("--bundle-dir", default=".vmxspec/bundles",
+                     help="where reproduction bundles of internal errors are written")
+    chk.set_defaults(func=cmd_check)
+
+    rep = sub.add_parser("replay", help="replay a saved counterexample in the reference interpreter")
+    rep.add_argument("counterexample", metavar="CEX.json")
+    rep.set_defaults(func=cmd_replay)
 
     ev = sub.add_parser("eval", help="answer interpreter questions (JSON Lines) from files or standard input")
     ev.add_argument("files", nargs="*", metavar="FILE")
