@@ -11,7 +11,7 @@ import sys
 
 from benchmarks.figures import Figure
 
-BENCHMARKS = ("bench_vmentry", "bench_ept", "bench_dma", "bench_exits", "bench_spec")
+BENCHMARKS = ("bench_vmentry", "bench_ept", "bench_dma", "bench_exits", "bench_spec", "bench_isolation")
 
 
 def main(argv: list[str] | None = None) -> int:
