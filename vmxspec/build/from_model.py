@@ -385,31 +385,34 @@ def _choose_vm(model: Model, vm: str | None) -> Vm | None:
     return next(iter(model.vms.values()), None)
 
 
-def _open_values(model: Model, vm: Vm | None) -> list[Diagnostic]:
-    """Every ``any`` that the state would need a value for: the VM's, the IOMMUs', and those of VMs
-    whose EPT an IOMMU domain follows."""
+def _open_values(model: Model, vm: Vm | None, iommus: bool = True) -> list[Diagnostic]:
+    """Every ``any`` that the state would need a value for: the VM's, and with ``iommus`` the
+    IOMMUs' and those of VMs whose EPT an IOMMU domain follows."""
     relevant = {vm.name} if vm is not None else set()
-    for unit in model.iommus.values():
-        relevant |= {d.translation.vm for d in unit.domains.values() if isinstance(d.translation, UsesEpt)}
+    if iommus:
+        for unit in model.iommus.values():
+            relevant |= {d.translation.vm for d in unit.domains.values() if isinstance(d.translation, UsesEpt)}
     out = []
     for slot in model.open_values():
-        if slot.scope is None or slot.scope in relevant:
+        if (slot.scope is None and iommus) or slot.scope in relevant:
             out.append(Diagnostic.error("build-open-value", f"{slot.what} is left open ({slot.value.describe()}): "
                                         "give it a number to build a concrete state", slot.value.span))
     return out
 
 
-def build_state(model: Model, vm: str | None = None) -> Built:
-    """The concrete state of ``vm`` (or of the spec's only VM) and every IOMMU; raises BuildError."""
+def build_state(model: Model, vm: str | None = None, *, iommus: bool = True) -> Built:
+    """The concrete state of ``vm`` (or of the spec's only VM) and, with ``iommus``, every IOMMU
+    (a question about one VM alone, such as its VM entry, does not need them); raises BuildError."""
     chosen = _choose_vm(model, vm)
-    problems = _open_values(model, chosen)
+    problems = _open_values(model, chosen, iommus)
     if problems:
         raise BuildError(problems)
     builder = _Builder(model)
     builder.platform()
     if chosen is not None:
         builder.vm(chosen)
-    builder.iommus()
+    if iommus:
+        builder.iommus()
     builder.state.memory = dict(sorted(builder.memory.words.items()))
     return Built(builder.state, chosen.name if chosen is not None else None, tuple(builder.derived))
 

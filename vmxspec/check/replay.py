@@ -8,7 +8,15 @@ state, gives an answer that contains everything ``expect`` says. ``expect`` keys
 - ``violates``: a rule id the answer's ``violations`` must contain (vmentry questions);
 - ``hpa_in``: a list of ``[start, end)`` pairs (as ``"0x..."`` strings) one of which must contain
   the answer's ``hpa`` (a translation that reaches memory it must not);
-- ``rule``: the answer's ``rule`` must be this id.
+- ``rule``: the answer's ``rule`` must be this id;
+- ``result_in``: a list of results one of which the answer's ``result`` must be (what "this access
+  does not translate" looks like: ``["ept_violation", "ept_misconfig"]``);
+- ``assertion``: a user assertion that must be false on the state: ``{"text": the assertion as
+  written, "claim": its resolved expression (``check.assert_eval.expr_to_json``), "bindings": the
+  witness values of its top-level ``forall`` variables as "0x..." strings}``. It is re-evaluated
+  concretely by ``check.assert_eval`` (translation functions through the reference interpreter),
+  independently of the symbolic lowering that found it. With the query ``{"kind": "assertion"}``
+  no interpreter question is asked: the evaluation is the answer (``{"value": false}``).
 """
 
 from __future__ import annotations
@@ -28,11 +36,37 @@ class Replay:
 
 
 def replay(state: Mapping[str, object], query: Mapping[str, object], expect: Mapping[str, object]) -> Replay:
-    answer = answer_question({"state": dict(state), "query": dict(query)})
-    if "error" in answer:
-        return Replay(False, answer, f"the interpreter rejected the question: {answer['error']}")
+    if query.get("kind") == "assertion":
+        answer: dict[str, object] = {}
+    else:
+        answer = answer_question({"state": dict(state), "query": dict(query)})
+        if "error" in answer:
+            return Replay(False, answer, f"the interpreter rejected the question: {answer['error']}")
     problems = _mismatches(answer, expect)
+    if "assertion" in expect:
+        problems.extend(_assertion(state, expect["assertion"], answer))
+    elif query.get("kind") == "assertion":
+        problems.append("an 'assertion' query needs an 'assertion' expectation")
     return Replay(not problems, answer, "; ".join(problems))
+
+
+def _assertion(state: Mapping[str, object], spec: object, answer: dict[str, object]) -> list[str]:
+    """Re-evaluate a user assertion on the state: the violation stands only if it is false."""
+    from vmxspec.check.assert_eval import NotEvaluable, evaluate, expr_from_json
+    from vmxspec.state.errors import StateError
+    from vmxspec.state.load import load_state
+
+    if not isinstance(spec, Mapping) or "claim" not in spec:
+        return ["an 'assertion' expectation needs the claim"]
+    text = spec.get("text", "the assertion")
+    try:
+        raw = spec.get("bindings", {})
+        bindings = {str(k): parse_number(v, str(k)) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+        value = evaluate(expr_from_json(spec["claim"]), load_state(dict(state)), bindings)
+    except (NotEvaluable, StateError, ValueError, KeyError, TypeError) as exc:
+        return [f"cannot evaluate {text} on the state: {exc}"]
+    answer["value"] = value
+    return [f"expected {text} to be false, it evaluates to true"] if value else []
 
 
 def _mismatches(answer: Mapping[str, object], expect: Mapping[str, object]) -> list[str]:
@@ -49,6 +83,10 @@ def _mismatches(answer: Mapping[str, object], expect: Mapping[str, object]) -> l
             problems.append(f"expected a violation of {expect['violates']}, the interpreter reported {rules}")
     if "rule" in expect and answer.get("rule") != expect["rule"]:
         problems.append(f"expected rule {expect['rule']}, the interpreter named {answer.get('rule')!r}")
+    if "result_in" in expect:
+        allowed = expect["result_in"]
+        if not isinstance(allowed, list) or answer.get("result") not in allowed:
+            problems.append(f"expected a result in {allowed}, the interpreter answered {answer.get('result')!r}")
     if "hpa_in" in expect:
         hpa = answer.get("hpa")
         ranges = expect["hpa_in"]
