@@ -288,7 +288,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     key = args.id
     item = RULES_BY_ID.get(key.upper()) or CODES_BY_ID.get(key.lower())
     if item is None:
-        hint = did_you_mean(key, [*RULES_BY_ID, *CODES_BY_ID])
+        from vmxspec.properties import load_all
+
+        properties = load_all()
+        prop = properties.get(key.lower())
+        if prop is not None:
+            print(f"{prop.name}: {prop.summary}\n\n{prop.doc}")
+            return EXIT_OK
+        hint = did_you_mean(key, [*RULES_BY_ID, *CODES_BY_ID, *properties])
         _print_error(f"no rule or diagnostic code '{key}'{hint}", "usage")
         return EXIT_ERROR
     print_explanation(console, item)
@@ -489,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("-o", "--output", metavar="FILE", help="write the state here instead of standard output")
     st.set_defaults(func=cmd_state)
 
-    ex = sub.add_parser("explain", help="explain a rule id or a diagnostic code")
+    ex = sub.add_parser("explain", help="explain a rule id, a diagnostic code or a built-in property")
     ex.add_argument("id", nargs="?", metavar="ID")
     ex.add_argument("--list", action="store_true", help="list every rule")
     ex.set_defaults(func=cmd_explain)

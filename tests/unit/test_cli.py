@@ -124,3 +124,10 @@ def test_walk_and_dma_commands(capsys: pytest.CaptureFixture[str]) -> None:
     # Domain 2 maps its buffer read-only: a write faults with reason 5 (legacy second-level write).
     assert main(["dma", str(iommu), "--device", "04:00.0", "--iova", "0x100000", "--access", "write"]) == 1
     assert "fault 0x5" in capsys.readouterr().out
+
+
+def test_explain_a_property(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "vmentry_valid"]) == 0
+    assert "every SDM VM-entry check" in capsys.readouterr().out
+    assert main(["explain", "isolatd"]) == 2
+    assert "did you mean 'isolated'" in capsys.readouterr().err
