@@ -47,7 +47,7 @@ def _placeholder(value: Open) -> int:
     return low & ~value.zero
 
 
-def _pin(model: Model, vm: Vm) -> tuple[Model, dict[str, OpenField]]:
+def pin_open_fields(model: Model, vm: Vm) -> tuple[Model, dict[str, OpenField]]:
     opened: dict[str, OpenField] = {}
     fields = dict(vm.vmcs.fields)
     for name, fv in vm.vmcs.fields.items():
@@ -98,7 +98,7 @@ def check(ctx: PropertyContext) -> Outcome:
     if others:
         return Outcome(Verdict.UNKNOWN, f"{others[0].what} is open; vmentry_valid models open VMCS fields only",
                        reason="not-modelled")
-    model, opened = _pin(ctx.model, vm)
+    model, opened = pin_open_fields(ctx.model, vm)
     try:
         built = build_state(model, vm.name, iommus=False)
     except BuildError as err:
