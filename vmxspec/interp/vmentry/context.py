@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vmxspec.arch import capabilities, vmcs_fields
-from vmxspec.arch.capabilities import BASIC, DEFAULT_MAXLINADDR
+from vmxspec.arch.capabilities import BASIC, DEFAULT_MAXLINADDR, MAXPHYADDR_RANGE
 from vmxspec.arch.controls import ControlField, control_mask
 from vmxspec.arch.rules import Rule
 from vmxspec.state.model import State
@@ -119,6 +119,12 @@ class EntryContext:
             self.missing_caps.add("MAXPHYADDR")
             return 64
         return width
+
+    @property
+    def cr3_width(self) -> int:
+        """The width CR3 checks use: MAXPHYADDR, and never more than 52, since CR3 bits 63:52 are
+        reserved on every processor (so they are reported even when the state lacks MAXPHYADDR)."""
+        return min(self.maxphyaddr, MAXPHYADDR_RANGE[1])
 
     # -- address predicates the SDM uses over and over ----------------------------------------------
 

@@ -334,10 +334,10 @@ def _cr3_maxphy(ctx: EntryContext, rule: Rule) -> None:
             address &= ~(CR3_LAM_U48 | CR3_LAM_U57)
         else:
             note = "; bits 62:61 may be 1 only on a processor with linear-address masking"
-    if not ctx.phys_ok(address):
-        bad = address >> ctx.maxphyaddr << ctx.maxphyaddr
+    bad = address >> ctx.cr3_width << ctx.cr3_width
+    if bad:
         ctx.fail(rule, f"GUEST_CR3 = {cr3:#x} sets bits {_bits(bad)}, at or beyond the physical-address width "
-                 f"({ctx.maxphyaddr}){note}", ("GUEST_CR3",))
+                 f"({ctx.cr3_width}){note}", ("GUEST_CR3",))
 
 
 @check("GUEST-DR7-HIGH")

@@ -110,13 +110,13 @@ def _cr4_cet_wp(ctx: EntryContext, rule: Rule) -> None:
 @check("HOST-CR3-MAXPHY")
 def _cr3_maxphy(ctx: EntryContext, rule: Rule) -> None:
     cr3 = ctx.f["HOST_CR3"]
-    beyond = cr3 & mask(ctx.maxphyaddr, 63) if ctx.maxphyaddr < 64 else 0
+    beyond = cr3 & mask(ctx.cr3_width, 63)
     lam = beyond & (CR3_LAM_U57 | CR3_LAM_U48)
     if lam and ctx.cap("IA32_VMX_CR4_FIXED1") & CR4_LAM_SUP:
         beyond &= ~lam
     if beyond:
         ctx.fail(rule, f"HOST_CR3 = {cr3:#x} sets {_positions(beyond)}, at or beyond the physical-address "
-                 f"width ({ctx.maxphyaddr})", ("HOST_CR3",))
+                 f"width ({ctx.cr3_width})", ("HOST_CR3",))
 
 
 def _canonical_fields(ctx: EntryContext, rule: Rule, fields: tuple[str, ...], why: str = "") -> None:
