@@ -11,7 +11,8 @@ import sys
 
 from benchmarks.figures import Figure
 
-BENCHMARKS = ("bench_vmentry", "bench_ept", "bench_dma", "bench_exits", "bench_spec", "bench_isolation")
+BENCHMARKS = ("bench_vmentry", "bench_ept", "bench_dma", "bench_exits", "bench_spec", "bench_isolation",
+              "bench_exits_property")
 
 
 def main(argv: list[str] | None = None) -> int:
