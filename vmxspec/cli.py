@@ -197,7 +197,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         for path in missing:
             _print_error("no such file or directory", "io-error", path)
         return EXIT_ERROR
-    options = CheckOptions(timeout_ms=int(args.timeout * 1000), rlimit=args.rlimit, explain=args.explain)
+    options = CheckOptions(timeout_ms=int(args.timeout * 1000), rlimit=args.rlimit)
     reports = check_paths(args.paths, options, jobs=args.jobs, bundle_dir=args.bundle_dir)
     if args.format == "json":
         print(json.dumps(reports_json(reports), indent=2))
@@ -476,8 +476,6 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--timeout", type=float, default=30.0, help="seconds per solver call (default 30)")
     chk.add_argument("--rlimit", type=int, default=300_000_000, help="solver resource limit per call")
     chk.add_argument("--jobs", type=int, default=1, help="check spec files in N parallel processes")
-    chk.add_argument("--explain", action="store_true",
-                     help="for proofs, the spec lines they depend on; for violations, a minimal counterexample")
     chk.add_argument("--bundle-dir", default=".vmxspec/bundles",
                      help="where reproduction bundles of internal errors are written")
     chk.set_defaults(func=cmd_check)
