@@ -97,3 +97,10 @@ def test_conditions_and_numbers_do_not_mix() -> None:
         lower_condition(Binary(BinaryOp.EQ, Unary(UnaryOp.INVERT, Const(1)), CR3), Env())
     with pytest.raises(LoweringError, match="not bound"):
         lower_condition(Binary(BinaryOp.EQ, Var("y"), CR3), Env())
+
+
+def test_complement_of_a_bit_name_takes_the_width_across_the_operator() -> None:
+    # VPID & ~0x1: the complement is the 16-bit 0xfffe, so bit 0 is cleared and nothing else.
+    cleared = Binary(BinaryOp.EQ, Binary(BinaryOp.BIT_AND, VPID, Unary(UnaryOp.INVERT, Const(1))), Const(0xFFFE))
+    assert holds(cleared, VIRTUAL_PROCESSOR_ID=0xFFFF)
+    assert not holds(cleared, VIRTUAL_PROCESSOR_ID=0x7FFF)

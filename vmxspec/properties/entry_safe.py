@@ -39,14 +39,10 @@ from vmxspec.properties import PropertyContext, register
 from vmxspec.properties.vmentry_valid import pin_open_fields
 from vmxspec.sema.expressions import (
     Apply,
-    Binary,
-    BinaryOp,
     BitmapRef,
     EntityRef,
     Expr,
     FieldRef,
-    Unary,
-    UnaryOp,
     VmcsRole,
 )
 from vmxspec.sema.intervals import IntervalSet
@@ -105,36 +101,6 @@ class _Env:
 
     def apply(self, node: Apply, lower: Callable[[Expr], Lowered]) -> Lowered:
         raise LoweringError(f"entry_safe does not model '{node.function}'", node)
-
-
-class _WidthLowerer(Lowerer):
-    """``Lowerer`` that gives ``~CONST`` the width of the other operand: the language reads a bit
-    name in the field on the other side of its operator (``vmcs01.pin & ~virtual_nmis``), and
-    ``sema.lower`` alone cannot complement a number whose width it does not know yet."""
-
-    def lower(self, expr: Expr) -> Lowered:
-        if isinstance(expr, Binary) and expr.op in _BITWISE:
-            if _inverted(expr.right) and not _inverted(expr.left):
-                left = self.lower(expr.left)
-                return self._binary(expr.op, left, self._complement(expr.right, left), expr)
-            if _inverted(expr.left) and not _inverted(expr.right):
-                right = self.lower(expr.right)
-                return self._binary(expr.op, self._complement(expr.left, right), right, expr)
-        return super().lower(expr)
-
-    def _complement(self, expr: Expr, other: Lowered) -> Lowered:
-        assert isinstance(expr, Unary)
-        value = self.lower(expr.operand)
-        if isinstance(value, int) and not isinstance(other, int) and other.sort != ir.BOOL:
-            return ~value & ((1 << other.width) - 1)
-        return self.lower(expr)
-
-
-_BITWISE = frozenset({BinaryOp.BIT_AND, BinaryOp.BIT_OR, BinaryOp.BIT_XOR})
-
-
-def _inverted(expr: Expr) -> bool:
-    return isinstance(expr, Unary) and expr.op is UnaryOp.INVERT
 
 
 def _bits(name: str, ref: Expr) -> int:
@@ -222,7 +188,7 @@ def check(ctx: PropertyContext) -> Outcome:
     if platform.cpu.efer is None and "HOST_IA32_EFER" in platform.vmcs:
         platform.cpu.efer = platform.vmcs["HOST_IA32_EFER"]
     env = _Env(vm, built, opened)
-    lowerer = _WidthLowerer(env)
+    lowerer = Lowerer(env)
     try:
         vmcs02: dict[str, ir.Term] = {}
         for name, definition in nested.vmcs02.items():

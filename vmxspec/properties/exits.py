@@ -45,7 +45,6 @@ from vmxspec.sema.model import (
 from vmxspec.symbolic import solver
 from vmxspec.symbolic.exits import EventQuery, EventResult, check_event
 from vmxspec.symbolic.exits.ir_problem import problem_from_ir
-from vmxspec.syntax.ast import BinaryOp, UnaryOp
 
 DOC = """Every listed event causes a VM exit, for every operand value in the spec's set (MSR index,
 port and access size, CR value, vector and #PF error code, VMCS field, guest-physical address...)
@@ -149,33 +148,6 @@ class Unlowerable(LoweringError):
         super().__init__(message, node)
 
 
-_BITWISE = frozenset({BinaryOp.BIT_AND, BinaryOp.BIT_OR, BinaryOp.BIT_XOR})
-
-
-def _complemented(expr: E.Expr) -> bool:
-    return isinstance(expr, E.Unary) and expr.op is UnaryOp.INVERT
-
-
-class WidthLowerer(Lowerer):
-    """``sema.lower``'s lowering, where ``~`` of a number takes the width of the value on the other
-    side of a bitwise operator: the language reads bit names in the field across the operator
-    (``vmcs01.proc & ~(cr8_load_exiting | cr8_store_exiting)``), so that is the width the
-    complement is meant at."""
-
-    def lower(self, expr: E.Expr) -> LoweredValue:
-        if isinstance(expr, E.Binary) and expr.op in _BITWISE:
-            for mine, other in ((expr.left, expr.right), (expr.right, expr.left)):
-                if not _complemented(mine) or _complemented(other):
-                    continue
-                assert isinstance(mine, E.Unary)
-                inner, across = self.lower(mine.operand), self.lower(other)
-                if isinstance(inner, int) and not isinstance(across, int) and across.sort != ir.BOOL:
-                    flipped = ~inner & ((1 << across.width) - 1)
-                    pair = (flipped, across) if mine is expr.left else (across, flipped)
-                    return self._binary(expr.op, pair[0], pair[1], expr)
-        return super().lower(expr)
-
-
 class ExitsEnv:
     """What names mean in an ``exits`` check (``sema.lower.LowerEnv``): a VM's field is its value,
     or the open value's IR variable (named ``VM.FIELD``, of the field's width); a VM's intercept
@@ -246,7 +218,7 @@ def lower(model: Model, opens: OpenValues, vm: Vm) -> Lowered:
     assumptions = [*model.assumptions, *(a for v in model.vms.values() for a in v.assumptions)]
     for assumption in assumptions:
         try:
-            out.constraints.append(WidthLowerer(env).condition(assumption.condition))
+            out.constraints.append(Lowerer(env).condition(assumption.condition))
         except (LoweringError, ir.IRTypeError) as exc:
             where = f"the assumption at line {assumption.span.line}"
             for ref in _field_refs(assumption.condition):

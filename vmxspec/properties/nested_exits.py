@@ -32,9 +32,9 @@ from vmxspec.arch.controls import ControlField
 from vmxspec.arch.exits import INSTRUCTIONS, Decider
 from vmxspec.check.results import Counterexample, Outcome, Verdict
 from vmxspec.properties import PropertyContext, register
-from vmxspec.properties.exits import ExitsEnv, Prepared, Unlowerable, WidthLowerer, prepare, summarize
+from vmxspec.properties.exits import ExitsEnv, Prepared, Unlowerable, prepare, summarize
 from vmxspec.sema import expressions as E
-from vmxspec.sema.lower import LoweringError
+from vmxspec.sema.lower import Lowerer, LoweringError
 from vmxspec.sema.model import Nested, PropertyProof, Vmcs12Bounds
 from vmxspec.symbolic.exits import EventQuery, EventResult
 from vmxspec.symbolic.exits.nested import (
@@ -90,7 +90,7 @@ class NestedEnv(ExitsEnv):
 
 def field_value(env: NestedEnv, name: str, expr: E.Expr) -> ir.Term:
     """A vmcs02 field's definition as a 64-bit term (the symbolic side cuts it to the field)."""
-    value = WidthLowerer(env).lower(expr)
+    value = Lowerer(env).lower(expr)
     width = vmcs_fields.BY_NAME[name].bits
     if isinstance(value, int):
         return ir.bv(value & ((1 << width) - 1), 64)
@@ -175,7 +175,7 @@ def _check(ctx: PropertyContext, reference: str) -> Outcome:
         fields = {name: field_value(env, name, d.expr) for name, d in nested.vmcs02.items()
                   if name not in _SET_TARGETS}
         sets = {name: set_expr(d.expr) for name, d in nested.vmcs02.items() if name in _SET_TARGETS}
-        assumptions = [WidthLowerer(env).condition(a.condition) for a in nested.assumptions]
+        assumptions = [Lowerer(env).condition(a.condition) for a in nested.assumptions]
     except (LoweringError, ir.IRTypeError) as exc:
         return Outcome(Verdict.UNKNOWN, f"vmxspec cannot lower the nested block's definitions or assumptions: {exc}",
                        reason="not-lowered")

@@ -111,6 +111,13 @@ _COMPARE: dict[BinaryOp, tuple[TermOp, Callable[[int, int], bool]]] = {
     BinaryOp.GT: (ir.ugt, operator.gt),
     BinaryOp.GE: (ir.uge, operator.ge),
 }
+_BITWISE = frozenset({BinaryOp.BIT_AND, BinaryOp.BIT_OR, BinaryOp.BIT_XOR})
+
+
+def _inverted(expr: Expr) -> bool:
+    return isinstance(expr, Unary) and expr.op is UnaryOp.INVERT
+
+
 _LOGIC: dict[BinaryOp, TermOp] = {BinaryOp.AND: ir.and_, BinaryOp.OR: ir.or_, BinaryOp.IMPLIES: ir.implies}
 
 
@@ -143,6 +150,12 @@ class Lowerer:
                 return ir.bvnot(as_term(inverted, inverted.width, expr))
             case Binary(op=op, left=left, right=right) if op in _LOGIC:
                 return _LOGIC[op](self.condition(left), self.condition(right))
+            case Binary(op=op, left=left, right=right) if op in _BITWISE and _inverted(left) != _inverted(right):
+                # ``vmcs01.pin & ~virtual_nmis``: the complement of a bare number is taken at the
+                # width of the value across the operator, which is what the bit names refer to.
+                lowered_left = self._complement(left, right) if _inverted(left) else self.lower(left)
+                lowered_right = self._complement(right, left) if _inverted(right) else self.lower(right)
+                return self._binary(op, lowered_left, lowered_right, expr)
             case Binary(op=op, left=left, right=right):
                 return self._binary(op, self.lower(left), self.lower(right), expr)
             case Slice(base=base, high=high, low=low):
@@ -162,6 +175,13 @@ class Lowerer:
             case EntityRef() | BitmapRef():
                 raise LoweringError("a structure is used where a number or condition is expected", expr)
         raise LoweringError(f"cannot lower {type(expr).__name__}", expr)
+
+    def _complement(self, inverted: Expr, across: Expr) -> Lowered:
+        assert isinstance(inverted, Unary)
+        inner, other = self.lower(inverted.operand), self.lower(across)
+        if isinstance(inner, int) and not isinstance(other, int) and other.sort != ir.BOOL:
+            return ~inner & ((1 << other.width) - 1)
+        return self.lower(inverted)
 
     def _binary(self, op: BinaryOp, left: Lowered, right: Lowered, node: Expr) -> Lowered:
         left, right = _unify(left, right, node)
