@@ -64,6 +64,12 @@ DR7_RESERVED_HIGH = mask(32, 63)
 #: IA32_PAT: each of the eight bytes holds a memory type; 2, 3 and 8..255 are invalid.
 PAT_VALID_TYPES = frozenset({0, 1, 4, 5, 6, 7})
 
+
+def pat_invalid_entries(pat: int) -> list[tuple[int, int]]:
+    """(entry index, memory type) of every PAT entry PA0..PA7 that holds an invalid type."""
+    entries = ((i, pat >> (8 * i) & 0xFF) for i in range(8))
+    return [(i, t) for i, t in entries if t not in PAT_VALID_TYPES]
+
 #: IA32_PERF_GLOBAL_CTRL: PMC enables in bits 31:0 (as many as there are counters), fixed-counter
 #: enables in bits 47:32 (architectural PerfMon v5 allows up to 16), bit 48 perf-metrics enable.
 #: vmxspec takes the widest architectural definition; the rest is reserved.

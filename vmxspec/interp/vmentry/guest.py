@@ -98,7 +98,6 @@ from vmxspec.arch.registers import (
     FRED_RSP_RESERVED_LOW,
     FRED_SSP_RESERVED_LOW,
     LBR_CTL_RESERVED,
-    PAT_VALID_TYPES,
     PERF_GLOBAL_CTRL_RESERVED,
     PKRS_RESERVED,
     RFLAGS_FIXED1,
@@ -116,6 +115,7 @@ from vmxspec.arch.registers import (
     SSP_RESERVED_LOW,
     UINV_RESERVED,
     UPPER32,
+    pat_invalid_entries,
 )
 from vmxspec.arch.rules import Rule
 from vmxspec.interp.vmentry.context import EntryContext
@@ -372,7 +372,7 @@ def _perf_global(ctx: EntryContext, rule: Rule) -> None:
 def _pat(ctx: EntryContext, rule: Rule) -> None:
     if ctx.entry & LOAD_PAT:
         pat = ctx.f["GUEST_IA32_PAT"]
-        bad = [(i, pat >> (8 * i) & 0xFF) for i in range(8) if pat >> (8 * i) & 0xFF not in PAT_VALID_TYPES]
+        bad = pat_invalid_entries(pat)
         if bad:
             which = ", ".join(f"PA{i} = {t}" for i, t in bad)
             ctx.fail(rule, f"\"load IA32_PAT\" is 1 and GUEST_IA32_PAT = {pat:#018x} has invalid memory types: "

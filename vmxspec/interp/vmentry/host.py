@@ -23,7 +23,6 @@ from vmxspec.arch.registers import (
     EFER_LMA,
     EFER_LME,
     EFER_RESERVED,
-    PAT_VALID_TYPES,
     PERF_GLOBAL_CTRL_RESERVED,
     PKRS_RESERVED,
     S_CET_RESERVED,
@@ -33,6 +32,7 @@ from vmxspec.arch.registers import (
     SELECTOR_TI,
     SSP_RESERVED_LOW,
     UPPER32,
+    pat_invalid_entries,
 )
 from vmxspec.arch.rules import Rule
 from vmxspec.arch.vmcs_fields import HOST_SELECTORS
@@ -175,7 +175,7 @@ def _pat(ctx: EntryContext, rule: Rule) -> None:
     if not ctx.exit & EXIT_LOAD_PAT:
         return
     pat = ctx.f["HOST_IA32_PAT"]
-    bad = [(i, pat >> (8 * i) & 0xFF) for i in range(8) if pat >> (8 * i) & 0xFF not in PAT_VALID_TYPES]
+    bad = pat_invalid_entries(pat)
     if bad:
         ctx.fail(rule, f"\"load IA32_PAT\" is 1 and HOST_IA32_PAT = {pat:#018x} holds invalid memory types: "
                  f"{', '.join(f'PA{i} = {t}' for i, t in bad)} (valid: 0, 1, 4, 5, 6, 7)", ("HOST_IA32_PAT",))

@@ -16,7 +16,7 @@ from vmxspec.arch import msrs
 from vmxspec.arch.bitfields import bits_of
 from vmxspec.arch.capabilities import MISC
 from vmxspec.arch.controls import ControlField, control_mask
-from vmxspec.arch.registers import CR0_PG, EFER_LME, PAT_VALID_TYPES, S_CET_SUPPRESS, S_CET_TRACKER
+from vmxspec.arch.registers import CR0_PG, EFER_LME, S_CET_SUPPRESS, S_CET_TRACKER, pat_invalid_entries
 from vmxspec.arch.rules import Rule
 from vmxspec.interp.vmentry.context import EntryContext
 from vmxspec.interp.vmentry.registry import check
@@ -119,7 +119,7 @@ def _wrmsr_faults(ctx: EntryContext, msr: msrs.Msr, value: int) -> list[str]:
     if msr.canonical and not ctx.canonical(value):
         why.append(f"{msr.name} needs a canonical address ({ctx.maxlinaddr}-bit linear addresses)")
     if msr.pat_types:
-        bad = [(i, value >> (8 * i) & 0xFF) for i in range(8) if value >> (8 * i) & 0xFF not in PAT_VALID_TYPES]
+        bad = pat_invalid_entries(value)
         if bad:
             why.append(f"{', '.join(f'PA{i} = {t}' for i, t in bad)}: not valid memory types "
                        "(valid: 0, 1, 4, 5, 6, 7)")
