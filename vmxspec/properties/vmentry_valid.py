@@ -4,15 +4,28 @@ The concrete part of the VM (platform, tables, every fixed field) is built once 
 builder; the fields the spec leaves ``any`` become solver variables constrained by their domain
 and by the spec's ``assume`` statements. A violation comes with the concrete VMCS the solver
 chose, which the reference interpreter must confirm (``check.replay``) before it is shown.
+
+Open table values are not solver variables: VM entry never walks the EPT or the VT-d tables. The
+checks read memory in four places only (``memory_read``), so an open raw entry whose bytes lie
+outside them cannot change the verdict and is built at any admissible value. One that lies inside
+them, and an open ``map`` target of the VM's EPT (which moves its tables and the bitmaps the
+builder places after them), is enumerated like the translation properties do
+(``symbolic.reach.open_values``): every combination up to ``MAX_CHOICES`` is checked on its own
+state, and the first violation is reported with that state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
 from vmxspec import ir
-from vmxspec.arch import vmcs_fields
+from vmxspec.arch import msrs, vmcs_fields
+from vmxspec.arch.capabilities import MISC
+from vmxspec.arch.controls import ControlField, control_mask
+from vmxspec.arch.exits import VTPR_OFFSET
+from vmxspec.arch.guest_state import PAE_CR3_PDPT, PDPTE_COUNT, PDPTE_SIZE, VMCS_LINK_NONE
+from vmxspec.arch.registers import CR0_PG, CR4_PAE
 from vmxspec.arch.rules import BY_ID as RULES
 from vmxspec.build.from_model import BuildError, Built, build_state, state_document
 from vmxspec.check.results import Counterexample, Outcome, Verdict
@@ -22,13 +35,28 @@ from vmxspec.sema.expressions import Apply, BitmapRef, EntityKind, EntityRef, Ex
 from vmxspec.sema.intervals import IntervalSet
 from vmxspec.sema.lower import Lowered, LoweringError, lower_condition
 from vmxspec.sema.model import FieldValue, Model, Open, PropertyProof, Vm
+from vmxspec.state.model import State
+from vmxspec.symbolic.reach.open_values import (
+    MAX_CHOICES,
+    TABLE_KINDS,
+    Choices,
+    Slot,
+    combine,
+    describe_choice,
+    pin_tables,
+    slots,
+    smallest,
+    written_at,
+)
 from vmxspec.symbolic.vmentry.spec_check import OpenField, check_entry
 
 _DOC = """Every check the SDM makes at VM entry (controls, host state, guest state, MSR loading)
 holds for the VM's VMCS, for every value the spec leaves open (`any`) within its domain and the
 spec's `assume` statements. A violation shows a VMCS that fails and the rule it breaks, replayed
 through the reference interpreter. Fields a check needs that the spec does not set make the
-property an error (the spec is incomplete), never an assumed zero."""
+property an error (the spec is incomplete), never an assumed zero. VM entry reads memory only for
+VTPR, the linked VMCS's header, the PDPTEs (PAE paging without EPT) and the MSR-load area: an open
+EPT entry elsewhere cannot change the verdict, and one there is checked for each of its values."""
 
 
 def _vm(ctx: PropertyContext) -> Vm | str:
@@ -88,17 +116,110 @@ class _Env:
         raise LoweringError(f"'{node.function}' cannot appear in a vmentry_valid assumption", node)
 
 
-@register("vmentry_valid", "every SDM VM-entry check holds for every value of the open fields", _DOC)
-def check(ctx: PropertyContext) -> Outcome:
-    vm = _vm(ctx)
-    if isinstance(vm, str):
-        return Outcome(Verdict.ERROR, vm, reason="bad-arguments")
-    others = [slot for slot in ctx.model.open_values() if (slot.scope == vm.name and "'s EPT" in slot.what)
-              or (slot.scope == vm.name and "RAM" in slot.what)]
-    if others:
-        return Outcome(Verdict.UNKNOWN, f"{others[0].what} is open; vmentry_valid models open VMCS fields only",
-                       reason="not-modelled")
-    model, opened = pin_open_fields(ctx.model, vm)
+_USE_TPR_SHADOW = control_mask(ControlField.PROC, "use_tpr_shadow")
+_ACTIVATE_SECONDARY = control_mask(ControlField.PROC, "activate_secondary_controls")
+_ENABLE_EPT = control_mask(ControlField.PROC2, "enable_ept")
+_IA32E_MODE_GUEST = control_mask(ControlField.ENTRY, "ia32e_mode_guest")
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Host-physical bytes ``[start, end)`` that some VM-entry check may read, and which check."""
+
+    start: int
+    end: int
+    what: str
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return start < self.end and self.start < end
+
+
+@dataclass(frozen=True, slots=True)
+class _Possible:
+    """What a VMCS field may hold: its lowest and highest value, and the bits set in every value
+    and in some value (an open field's bits outside its mask keep the placeholder's value)."""
+
+    low: int
+    high: int
+    always: int
+    some: int
+
+    @classmethod
+    def of(cls, state: State, opened: Mapping[str, OpenField], name: str) -> _Possible:
+        # An absent field reads as 0, as both semantics read it (the interpreter then reports it
+        # missing wherever a check needs it).
+        value = state.vmcs.get(name, 0)
+        found = opened.get(name)
+        if found is None:
+            return cls(value, value, value, value)
+        kept = value & ~found.mask
+        low, high = kept, kept | found.mask
+        if found.domain:
+            low = max(low, min(lo for lo, _ in found.domain))
+            high = min(high, max(hi for _, hi in found.domain) - 1)
+        return cls(low, high, kept, kept | found.mask)
+
+    def may_set(self, bit: int) -> bool:
+        return bool(self.some & bit)
+
+    def may_clear(self, bit: int) -> bool:
+        return not self.always & bit
+
+
+def memory_read(state: State, opened: Mapping[str, OpenField]) -> list[Read]:
+    """Every byte of memory a VM-entry check may read, for every value of the open fields.
+
+    VM entry reads the VMCS, the capability MSRs and memory at exactly four places, which is what
+    both semantics read (``interp.vmentry`` and ``symbolic.vmentry``): VTPR on the virtual-APIC
+    page (CTL-TPR-VTPR, SDM "VM-Execution Control Fields"), the first 32 bits of the VMCS the link
+    pointer references (GUEST-LINK-*, "Checks on Guest Non-Register State"), the four PDPTEs at
+    CR3 for PAE paging without EPT ("Checks on Guest Page-Directory-Pointer-Table Entries"), and
+    the VM-entry MSR-load area ("Loading MSRs"). No check follows a pointer read from memory, so
+    the places depend on VMCS fields alone. Each read is widened to whole 8-byte words, and an
+    open field to every value between its lowest and highest: too much is read, never too little.
+    """
+    def possible(name: str) -> _Possible:
+        return _Possible.of(state, opened, name)
+
+    reads: list[Read] = []
+    proc, proc2 = possible("CPU_BASED_VM_EXEC_CONTROL"), possible("SECONDARY_VM_EXEC_CONTROL")
+    if proc.may_set(_USE_TPR_SHADOW):
+        vapic = possible("VIRTUAL_APIC_PAGE_ADDR")
+        reads.append(Read(vapic.low + VTPR_OFFSET, vapic.high + VTPR_OFFSET + 1,
+                          "VTPR on the virtual-APIC page (VIRTUAL_APIC_PAGE_ADDR)"))
+    link = possible("VMCS_LINK_POINTER")
+    if not link.low == link.high == VMCS_LINK_NONE:
+        reads.append(Read(link.low, link.high + 4, "the header of the VMCS that VMCS_LINK_POINTER references"))
+    cr0, cr4, entry = possible("GUEST_CR0"), possible("GUEST_CR4"), possible("VM_ENTRY_CONTROLS")
+    without_ept = proc.may_clear(_ACTIVATE_SECONDARY) or proc2.may_clear(_ENABLE_EPT)
+    if cr0.may_set(CR0_PG) and cr4.may_set(CR4_PAE) and entry.may_clear(_IA32E_MODE_GUEST) and without_ept:
+        cr3 = possible("GUEST_CR3")
+        # CR3[31:5] is monotonic in CR3 below 4 GiB; above, it can be any 32-byte aligned 32-bit address.
+        low, high = (cr3.low & PAE_CR3_PDPT, cr3.high & PAE_CR3_PDPT) if cr3.high >> 32 == 0 else (0, PAE_CR3_PDPT)
+        reads.append(Read(low, high + PDPTE_COUNT * PDPTE_SIZE, "the guest's PDPTEs at GUEST_CR3"))
+    count = possible("VM_ENTRY_MSR_LOAD_COUNT")
+    if count.high:
+        area = possible("VM_ENTRY_MSR_LOAD_ADDR")
+        # VM entry processes at most the recommended maximum (MSRLOAD-COUNT-MAX covers the rest).
+        limit = msrs.MSR_LIST_UNIT * (MISC["msr_list_size"].get(state.caps.get("IA32_VMX_MISC", 0)) + 1)
+        reads.append(Read(area.low, area.high + msrs.MSR_ENTRY_SIZE * min(count.high, limit),
+                          "the VM-entry MSR-load area (VM_ENTRY_MSR_LOAD_ADDR)"))
+    return [Read(r.start & ~7, (r.end + 7) & ~7, r.what) for r in reads]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """One choice of the table values: the VM's state with placeholders for the open fields, and
+    the assumptions lowered against it."""
+
+    built: Built
+    opened: dict[str, OpenField]
+    assumptions: list[ir.Term]
+
+
+def _prepare(ctx: PropertyContext, vm: Vm, tables: dict[tuple[object, ...], int]) -> _Prepared | Outcome:
+    pinned = pin_tables(ctx.model, tables)
+    model, opened = pin_open_fields(pinned, pinned.vms[vm.name])
     try:
         built = build_state(model, vm.name, iommus=False)
     except BuildError as err:
@@ -120,7 +241,82 @@ def check(ctx: PropertyContext) -> Outcome:
                        if a.scope in (None, vm.name)]
     except LoweringError as err:
         return Outcome(Verdict.ERROR, f"cannot use an assumption: {err}", reason="lowering")
-    verdict = check_entry(state, opened, assumptions, ctx.options.timeout_ms, ctx.options.rlimit)
+    return _Prepared(built, opened, assumptions)
+
+
+def _relevant(ctx: PropertyContext, vm: Vm, reads: list[Read]) -> dict[Slot, str] | Outcome:
+    """The open table values that can change the verdict, each with why; or unknown, for an open
+    value outside the VM's state (an IOMMU's or another VM's) in memory the checks read."""
+    found: dict[Slot, str] = {}
+    for slot in slots(ctx.model):
+        if slot.kind not in TABLE_KINDS:
+            continue
+        own = slot.vm == vm.name and slot.kind == "ept"
+        at = written_at(ctx.model, slot)
+        if at is None:
+            if own:
+                found[slot] = f"it lays out {vm.name}'s EPT and what the builder places after it"
+            continue
+        read = next((r for r in reads if r.overlaps(*at)), None)
+        if read is None:
+            continue
+        if not own:
+            return Outcome(Verdict.UNKNOWN, f"{slot.what} is open and lies in {read.what}, but vmentry_valid reads "
+                           f"memory from {vm.name}'s own structures only", reason="not-modelled")
+        found[slot] = f"it lies in {read.what}"
+    return found
+
+
+@register("vmentry_valid", "every SDM VM-entry check holds for every value of the open fields", _DOC)
+def check(ctx: PropertyContext) -> Outcome:
+    vm = _vm(ctx)
+    if isinstance(vm, str):
+        return Outcome(Verdict.ERROR, vm, reason="bad-arguments")
+    every = slots(ctx.model)
+    first = _prepare(ctx, vm, {s.key: smallest(s.value) for s in every if s.kind in TABLE_KINDS})
+    if isinstance(first, Outcome):
+        return first
+    relevant = _relevant(ctx, vm, memory_read(first.built.state, first.opened))
+    if isinstance(relevant, Outcome):
+        return relevant
+    if not relevant:
+        return _decide(ctx, vm, first, {})
+    found = combine(list(relevant), every)
+    if found.unknown:
+        why = "; ".join(f"{slot.what} matters: {reason}" for slot, reason in relevant.items())
+        return Outcome(Verdict.UNKNOWN, f"{why}; its values cannot be enumerated ({found.unknown}; at most "
+                       f"{MAX_CHOICES} combinations are checked)", reason="not-modelled")
+    return _enumerate(ctx, vm, found)
+
+
+def _enumerate(ctx: PropertyContext, vm: Vm, found: Choices) -> Outcome:
+    """Every combination on its own state: the first violation, else the first outcome that is not
+    a proof, else a proof for each."""
+    pending: Outcome | None = None
+    last: Outcome | None = None
+    for values in found.combinations:
+        prepared = _prepare(ctx, vm, values)
+        outcome = prepared if isinstance(prepared, Outcome) else _decide(
+            ctx, vm, prepared, describe_choice(found.relevant, values))
+        if outcome.verdict in (Verdict.VIOLATED, Verdict.ERROR):
+            return outcome
+        if outcome.verdict is not Verdict.PROVED:
+            pending = pending or outcome
+        last = outcome
+    if pending is not None:
+        return pending
+    assert last is not None
+    whats = ", ".join(s.what for s in found.relevant)
+    return Outcome(Verdict.PROVED, f"{last.message}; and so for each of the {len(found.combinations)} choices of "
+                   f"{whats}", smtlib=last.smtlib, details={"choices": len(found.combinations)})
+
+
+def _decide(ctx: PropertyContext, vm: Vm, prepared: _Prepared, chosen: dict[str, int]) -> Outcome:
+    """The solver's verdict on one state; ``chosen`` are the table values it was built with."""
+    built, opened = prepared.built, prepared.opened
+    state = built.state
+    verdict = check_entry(state, opened, prepared.assumptions, ctx.options.timeout_ms, ctx.options.rlimit)
+    tables = ", ".join(f"{what} = {value:#x}" for what, value in chosen.items())
     if verdict.status == "proved":
         if verdict.unevaluated:
             rule, needs = next(iter(verdict.unevaluated.items()))
@@ -132,16 +328,19 @@ def check(ctx: PropertyContext) -> Outcome:
     if verdict.status == "vacuous":
         return Outcome(Verdict.VACUOUS, verdict.reason, reason="vacuous", smtlib=verdict.smtlib)
     if verdict.status == "unknown":
-        return Outcome(Verdict.UNKNOWN, f"the solver gave up: {verdict.reason}", reason=verdict.reason,
+        where = f" (with {tables})" if tables else ""
+        return Outcome(Verdict.UNKNOWN, f"the solver gave up{where}: {verdict.reason}", reason=verdict.reason,
                        smtlib=verdict.smtlib)
     state.vmcs.update(verdict.values)
     document = state_document(replace(built, state=state))
     document["cpu"] = {"efer": hex(state.cpu.efer)} if state.cpu.efer is not None else {}
     rule = verdict.violated[0]
-    chosen = ", ".join(f"{k} = {v:#x}" for k, v in sorted(verdict.values.items()))
-    explanation = (f"with {chosen}: " if chosen else "") + "; ".join(
+    chosen_fields = ", ".join(f"{k} = {v:#x}" for k, v in sorted(verdict.values.items()))
+    with_ = ", ".join(part for part in (tables, chosen_fields) if part)
+    explanation = (f"with {with_}: " if with_ else "") + "; ".join(
         f"{r} ({RULES[r].section})" for r in verdict.violated[:4])
     cex = Counterexample(document, {"kind": "vmentry"}, {"match": {"result": "fail"}, "violates": rule},
-                         explanation, dict(verdict.values))
-    return Outcome(Verdict.VIOLATED, f"{vm.name}'s VMCS can fail VM entry: {rule}", cex,
+                         explanation, {**chosen, **verdict.values})
+    when = f" with {tables}" if tables else ""
+    return Outcome(Verdict.VIOLATED, f"{vm.name}'s VMCS can fail VM entry{when}: {rule}", cex,
                    details={"violated": list(verdict.violated)}, smtlib=verdict.smtlib)

@@ -15,6 +15,8 @@ not enumerated (the assumption could exclude some of its values), so it too give
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
 from vmxspec.sema import expressions as E
@@ -176,7 +178,14 @@ class Choices:
 def choices(model: Model, needs: Needs) -> Choices:
     every = slots(model)
     relevant = [s for s in every if s.kind != "vmcs-other" and needs.wants(s)]
-    assumed = _assumed_fields(model)
+    return combine(relevant, every, _assumed_fields(model))
+
+
+def combine(relevant: Sequence[Slot], every: Sequence[Slot],
+            assumed: AbstractSet[tuple[str, str]] = frozenset()) -> Choices:
+    """The combinations of ``relevant``'s values (each of ``every`` else at its smallest value), for a
+    property that decides by itself which slots can change its answer; an open VMCS field in
+    ``assumed`` (VM, field) is not enumerated, since an assumption could exclude some of its values."""
     domains: list[list[int]] = []
     for slot in relevant:
         values = members(slot.value, MAX_CHOICES)
@@ -205,6 +214,50 @@ def pin(model: Model, values: dict[tuple[object, ...], int]) -> Model:
     return replace(model, vms=vms, iommus=units)
 
 
+#: Slot kinds that are table contents or placement rather than VMCS fields.
+TABLE_KINDS = frozenset({"ram", "ept", "iommu"})
+
+
+def pin_tables(model: Model, values: dict[tuple[object, ...], int]) -> Model:
+    """The model with every open RAM placement, map target and raw entry replaced by ``values[key]``
+    and every open VMCS field left open: for properties that give those fields to the solver as
+    variables while enumerating the table values."""
+    vms = {name: _pin_vm_tables(vm, values) for name, vm in model.vms.items()}
+    units = {name: _pin_unit(unit, values) for name, unit in model.iommus.items()}
+    return replace(model, vms=vms, iommus=units)
+
+
+def written_at(model: Model, slot: Slot) -> tuple[int, int] | None:
+    """The host bytes ``[start, end)`` a raw entry's value occupies; None for every other slot (a map
+    target changes whole tables and where the builder lays them out, RAM placement and VMCS fields
+    are not memory contents)."""
+    key = slot.key
+    entry = None
+    if key[0] == "ept" and key[2] == "entry":
+        paging = model.vms[str(key[1])].ept
+        assert paging is not None
+        entry = paging.entries[_index(key[3])]
+    elif key[0] == "iommu-entry":
+        entry = model.iommus[str(key[1])].entries[_index(key[2])]
+    elif key[0] == "domain" and key[3] == "entry":
+        translation = model.iommus[str(key[1])].domains[_index(key[2])].translation
+        assert isinstance(translation, OwnTables)
+        entry = translation.paging.entries[_index(key[4])]
+    return None if entry is None else (entry.address, entry.address + entry.size)
+
+
+def _index(part: object) -> int:
+    assert isinstance(part, int)
+    return part
+
+
+def _pin_vm_tables(vm: Vm, values: dict[tuple[object, ...], int]) -> Vm:
+    ram = tuple(replace(r, host=values[("ram", vm.name, i)]) if isinstance(r.host, Open) else r
+                for i, r in enumerate(vm.ram))
+    ept = _pin_paging(vm.ept, ("ept", vm.name), values) if vm.ept is not None else None
+    return replace(vm, ram=ram, ept=ept)
+
+
 def _pin_paging(paging: Paging, key: tuple[object, ...], values: dict[tuple[object, ...], int]) -> Paging:
     maps = tuple(replace(m, target=values[(*key, "map", i)]) if isinstance(m.target, Open) else m
                  for i, m in enumerate(paging.maps))
@@ -214,16 +267,14 @@ def _pin_paging(paging: Paging, key: tuple[object, ...], values: dict[tuple[obje
 
 
 def _pin_vm(vm: Vm, values: dict[tuple[object, ...], int]) -> Vm:
-    ram = tuple(replace(r, host=values[("ram", vm.name, i)]) if isinstance(r.host, Open) else r
-                for i, r in enumerate(vm.ram))
-    ept = _pin_paging(vm.ept, ("ept", vm.name), values) if vm.ept is not None else None
+    vm = _pin_vm_tables(vm, values)
     fields = {}
     for name, fv in vm.vmcs.fields.items():
         if not isinstance(fv.value, Open):
             fields[name] = fv
         elif ("vmcs", vm.name, name) in values:
             fields[name] = replace(fv, value=values[("vmcs", vm.name, name)])
-    return replace(vm, ram=ram, ept=ept, vmcs=replace(vm.vmcs, fields=fields))
+    return replace(vm, vmcs=replace(vm.vmcs, fields=fields))
 
 
 def _pin_unit(unit: IommuUnit, values: dict[tuple[object, ...], int]) -> IommuUnit:
