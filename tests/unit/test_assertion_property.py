@@ -61,12 +61,79 @@ def test_example_assertions_are_proved(spec: str, count: int, tmp_path: Path) ->
     assert all(r.verdict is Verdict.PROVED for r in asserted), [(r.title, r.outcome.message) for r in asserted]
 
 
-def test_open_table_entries_are_not_modelled(tmp_path: Path) -> None:
-    """raw_entries.vmx leaves a page-table entry open: not enumerated here, so never a proof."""
-    report = check_spec(str(ROOT / "specs" / "examples" / "raw_entries.vmx"), OPTIONS, bundle_dir=str(tmp_path))
+RAW = (ROOT / "specs" / "examples" / "raw_entries.vmx").read_text()
+RAW_CLAIM = "forall gpa in 0x0 .. 0x20_1000: translates(raw.ept, gpa)"
+RAW_PT1 = "pte at 0x4000_3008 = any in { 0x0, 0x1_0020_1035 }"
+
+
+def _raw(tmp_path: Path, claim: str, text: str = RAW) -> Result:
+    """raw_entries.vmx with its assertion replaced by ``claim``: PT[1] (GPA 0x20_1000 .. 0x20_2000)
+    is open, absent (0) or a read-execute page at HPA 0x1_0020_1000."""
+    assert f"prove {RAW_CLAIM}" in text
+    spec = tmp_path / "spec.vmx"
+    spec.write_text(text.replace(f"prove {RAW_CLAIM}", f"prove {claim}"))
+    report = check_spec(str(spec), OPTIONS, bundle_dir=str(tmp_path / "bundles"))
+    assert not report.had_errors, [d.headline() for d in report.diagnostics]
     (result,) = [r for r in report.results if r.title.startswith("forall")]
-    assert result.verdict is Verdict.UNKNOWN
+    return result
+
+
+def test_open_table_entries_are_enumerated(tmp_path: Path) -> None:
+    """The shipped claim reads PT[0] only: it holds for both values of the open PT[1]."""
+    result = _raw(tmp_path, RAW_CLAIM)
+    assert result.verdict is Verdict.PROVED, result.outcome.message
+    assert result.outcome.details["choices"] == 2
+    assert "the pte at 0x40003008" in result.outcome.message
+
+
+@pytest.mark.parametrize(("claim", "value"), [
+    # PT[1] absent: GPA 0x20_1000 does not translate.
+    ("forall gpa in 0x0 .. 0x20_2000: translates(raw.ept, gpa)", 0x0),
+    # PT[1] present: it does.
+    ("forall gpa in 0x20_1000 .. 0x20_2000: not translates(raw.ept, gpa)", 0x1_0020_1035),
+    # PT[1] present, and it maps GPA 0x20_1000 to HPA 0x1_0020_1000, not to itself.
+    ("forall gpa in 0x20_1000 .. 0x20_2000: translates(raw.ept, gpa) implies target(raw.ept, gpa) == gpa",
+     0x1_0020_1035),
+    # The device's context entry walks the same tables.
+    ("forall iova in 0x0 .. 0x20_2000: translates(dmar1, 03:00.0, iova)", 0x0),
+])
+def test_the_violating_choice_is_the_counterexample(claim: str, value: int, tmp_path: Path) -> None:
+    result = _raw(tmp_path, claim)
+    assert result.verdict is Verdict.VIOLATED, result.outcome.message
+    cex = result.outcome.counterexample
+    assert cex is not None
+    assert cex.open_values["the pte at 0x40003008 in raw's EPT"] == value
+    assert f"= {value:#x}" in result.outcome.message
+    memory = cex.state["memory"]
+    assert isinstance(memory, dict)
+    assert int(memory.get("0x40003008", "0x0"), 16) == value
+    address = cex.open_values.get("gpa", cex.open_values.get("iova"))
+    assert address is not None and 0x20_1000 <= address < 0x20_2000
+    _replays(result)
+
+
+def test_a_claim_true_for_both_choices_is_proved(tmp_path: Path) -> None:
+    result = _raw(tmp_path, "forall gpa in 0x20_1000 .. 0x20_2000: not writable(raw.ept, gpa)")
+    assert result.verdict is Verdict.PROVED, result.outcome.message
+
+
+def test_too_many_combinations_are_unknown(tmp_path: Path) -> None:
+    """Seven more open entries of two values each: 2^8 = 256 combinations, beyond the limit of 64."""
+    more = "".join(f"    pte at {0x4000_3010 + 8 * i:#x} = any in {{ 0x0, {0x1_0020_2035 + 0x1000 * i:#x} }}\n"
+                   for i in range(7))
+    text = RAW.replace("    entry at 0x4000_3010 = 0x0  # PT[2]: a guard page, explicitly not present\n", more)
+    assert text != RAW
+    result = _raw(tmp_path, RAW_CLAIM, text)
+    assert result.verdict is Verdict.UNKNOWN, result.outcome.message
     assert result.outcome.reason.startswith("not-modelled")
+    assert "256 combinations" in result.outcome.message
+
+
+def test_an_unbounded_entry_is_unknown(tmp_path: Path) -> None:
+    assert RAW_PT1 in RAW
+    result = _raw(tmp_path, RAW_CLAIM, RAW.replace(RAW_PT1, "pte at 0x4000_3008 = any"))
+    assert result.verdict is Verdict.UNKNOWN, result.outcome.message
+    assert "the pte at 0x40003008 in raw's EPT is any" in result.outcome.message
 
 
 def test_apic_bug_is_violated_and_replays(tmp_path: Path) -> None:
@@ -91,7 +158,8 @@ def test_pure_field_assertion_violated(tmp_path: Path) -> None:
     result = _check(tmp_path, "g.vmcs.CR0_GUEST_HOST_MASK & CD != 0")
     assert result.verdict is Verdict.VIOLATED, result.outcome.message
     cex = result.outcome.counterexample
-    assert cex is not None and cex.query == {"kind": "assertion"}
+    assert cex is not None and cex.query["kind"] == "assertion"
+    assert cex.query["text"] == "g.vmcs.CR0_GUEST_HOST_MASK & CD != 0" and cex.expect["match"] == {"value": False}
     _replays(result)
 
 

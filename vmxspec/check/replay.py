@@ -15,8 +15,10 @@ state, gives an answer that contains everything ``expect`` says. ``expect`` keys
   written, "claim": its resolved expression (``check.assert_eval.expr_to_json``), "bindings": the
   witness values of its top-level ``forall`` variables as "0x..." strings}``. It is re-evaluated
   concretely by ``check.assert_eval`` (translation functions through the reference interpreter),
-  independently of the symbolic lowering that found it. With the query ``{"kind": "assertion"}``
-  no interpreter question is asked: the evaluation is the answer (``{"value": false}``).
+  independently of the symbolic lowering that found it. A query ``{"kind": "assertion"}`` with
+  the claim in it is an ``eval`` question like any other (``questions.assertion``), expected to
+  answer ``{"value": false}``; without the claim (counterexamples saved before queries carried
+  it) no question is asked and the expectation's evaluation is the answer.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class Replay:
 
 
 def replay(state: Mapping[str, object], query: Mapping[str, object], expect: Mapping[str, object]) -> Replay:
-    if query.get("kind") == "assertion":
+    if query.get("kind") == "assertion" and "claim" not in query:
         answer: dict[str, object] = {}
     else:
         answer = answer_question({"state": dict(state), "query": dict(query)})
@@ -45,7 +47,7 @@ def replay(state: Mapping[str, object], query: Mapping[str, object], expect: Map
     problems = _mismatches(answer, expect)
     if "assertion" in expect:
         problems.extend(_assertion(state, expect["assertion"], answer))
-    elif query.get("kind") == "assertion":
+    elif query.get("kind") == "assertion" and "claim" not in query:
         problems.append("an 'assertion' query needs an 'assertion' expectation")
     return Replay(not problems, answer, "; ".join(problems))
 

@@ -14,8 +14,15 @@ The claim is lowered to IR (``vmxspec.sema.lower``) with this module's meaning o
 
 A top-level ``forall`` is skolemised: its variables become free solver variables (named as the
 spec names them) constrained to their domains, so a violation's model *is* the witness. What
-this reading does not cover (nested VMCSs, open values inside the tables, a device outside its
+this reading does not cover (nested VMCSs, an open EPT pointer or control, a device outside its
 unit's scope, MBEC-dependent entries) gives ``unknown`` with reason "not-modelled", never a proof.
+
+Open values inside the tables (raw entries, map targets) are not solver variables: the claim is
+decided once for each combination of those it reads (``symbolic.reach.open_values``, as the
+translation properties do), on the tables built for that combination, up to ``MAX_CHOICES``
+combinations (beyond, unknown). It holds only if it holds for each; a violation is the first
+combination's, with that combination's state. Which tables the claim reads is learnt by lowering
+it once with every table value at its smallest.
 
 A violation is replayed by the driver. Its expectation always carries the claim and the witness
 (``expect["assertion"]``, evaluated concretely by ``check.assert_eval``, which asks the reference
@@ -57,6 +64,16 @@ from vmxspec.state.errors import StateError
 from vmxspec.state.load import load_state
 from vmxspec.state.model import State
 from vmxspec.symbolic.reach.evidence import dma_query, ept_access, hexs
+from vmxspec.symbolic.reach.open_values import (
+    MAX_CHOICES,
+    TABLE_KINDS,
+    Needs,
+    combine,
+    describe_choice,
+    pin_tables,
+    slots,
+    smallest,
+)
 from vmxspec.symbolic.reach.world import World, WorldError
 from vmxspec.symbolic.solver import Proved, Unknown, Vacuous, prove
 
@@ -124,7 +141,8 @@ def _pin(model: Model) -> tuple[Model, dict[tuple[str, str], _OpenField]]:
 
 
 class _Env:
-    """What the claim's names mean (the module docstring); records what the claim used."""
+    """What the claim's names mean (the module docstring); records what the claim used. ``model``
+    has its table values pinned (one combination); its open VMCS fields are ``opened``."""
 
     def __init__(self, model: Model, world: World, opened: dict[tuple[str, str], _OpenField]) -> None:
         self.model = model
@@ -187,9 +205,6 @@ class _Env:
         vm = self._vm(vm_name, node)
         self.vms.add(vm)
         self.eptvms.add(vm)
-        for slot in self.model.open_values():
-            if slot.scope == vm and ("EPT" in slot.what or "RAM" in slot.what):
-                raise NotModelled(f"{slot.what} is open")
         for name in _EPT_FIELDS:
             if (vm, name) in self.opened:
                 raise NotModelled(f"{vm}'s {name} is open, and the EPT's reading depends on it")
@@ -218,9 +233,6 @@ class _Env:
         if node.function == "executable":
             raise LoweringError("'executable' is defined for EPT only (VT-d has no execute permission)", node)
         self.units.add(unit_name)
-        for slot in self.model.open_values():
-            if slot.scope is None and unit_name in slot.what:
-                raise NotModelled(f"{slot.what} is open")
         try:
             unit = self.world.unit(unit_name)
         except WorldError as exc:
@@ -277,13 +289,63 @@ def _title(ctx: PropertyContext) -> str:
     return title(ctx.proof, dict(ctx.sources))
 
 
+@dataclass(slots=True)
+class _Claim:
+    """The claim lowered against one combination of the table values."""
+
+    env: _Env
+    world: World
+    body: Expr
+    goal: ir.Term
+    assumptions: list[ir.Term]
+    witness: dict[str, ir.Term]
+    opened: dict[tuple[str, str], _OpenField]
+
+
 @register("assert", "a user assertion (prove CONDITION) holds for every open value", _DOC)
 def check(ctx: PropertyContext) -> Outcome:
+    every = slots(ctx.model)
+    probe = _lower(ctx, {s.key: smallest(s.value) for s in every if s.kind in TABLE_KINDS})
+    if isinstance(probe, Outcome):
+        return probe
+    env = probe.env
+    # The tables the claim reads: a VM's EPT (with the IOMMUs' entries, which may be written into
+    # it), or an IOMMU's, which reads every structure of the spec in one memory (``World.union``).
+    needs = Needs(frozenset({"ept"}), None if env.units else frozenset(env.eptvms), iommu=bool(env.eptvms or env.units))
+    relevant = [s for s in every if s.kind in TABLE_KINDS and needs.wants(s)]
+    if not relevant:
+        return _solve(ctx, probe, {})
+    found = combine(relevant, every)
+    if found.unknown:
+        why = f"the open table values the assertion reads cannot be enumerated ({found.unknown}; at most {MAX_CHOICES} "
+        return Outcome(Verdict.UNKNOWN, f"not modelled: {why}combinations are checked)",
+                       reason=f"not-modelled: {found.unknown}")
+    pending: Outcome | None = None
+    last: Outcome | None = None
+    for values in found.combinations:
+        claim = _lower(ctx, values)
+        outcome = claim if isinstance(claim, Outcome) else _solve(ctx, claim, describe_choice(found.relevant, values))
+        if outcome.verdict in (Verdict.VIOLATED, Verdict.ERROR):
+            return outcome
+        if outcome.verdict is not Verdict.PROVED:
+            pending = pending or outcome
+        last = outcome
+    if pending is not None:
+        return pending
+    assert last is not None
+    whats = ", ".join(s.what for s in found.relevant)
+    return Outcome(Verdict.PROVED, f"{last.message}, for each of the {len(found.combinations)} choices of {whats}",
+                   details={"choices": len(found.combinations)})
+
+
+def _lower(ctx: PropertyContext, tables: dict[tuple[object, ...], int]) -> _Claim | Outcome:
+    """The claim over the tables built with ``tables``, the open VMCS fields as variables."""
     proof = ctx.proof
     assert isinstance(proof, AssertionProof)
-    model, opened = _pin(ctx.model)
+    tabled = pin_tables(ctx.model, tables)
+    model, opened = _pin(tabled)
     world = World(model)
-    env = _Env(ctx.model, world, opened)
+    env = _Env(tabled, world, opened)
     lowerer = _Lowerer(env)
     bound, body = _skolemise(proof.claim)
     try:
@@ -309,6 +371,12 @@ def check(ctx: PropertyContext) -> Outcome:
         return Outcome(Verdict.ERROR, f"cannot check the assertion: {exc}", reason="lowering")
     except WorldError as exc:
         return Outcome(Verdict.ERROR, f"cannot build the spec's state: {exc}", reason="build")
+    return _Claim(env, world, body, goal, assumptions, witness, opened)
+
+
+def _solve(ctx: PropertyContext, claim: _Claim, tables: dict[str, int]) -> Outcome:
+    """The solver's verdict on one combination; ``tables`` are its table values, by what they are."""
+    goal, assumptions, opened, witness = claim.goal, list(claim.assumptions), claim.opened, claim.witness
     used = set(ir.free_vars(goal, *assumptions))
     assumptions.extend(f.constraint() for f in opened.values() if f.variable() in used)
     verdict = prove(goal, assumptions, timeout_ms=ctx.options.timeout_ms, rlimit=ctx.options.rlimit)
@@ -326,13 +394,14 @@ def check(ctx: PropertyContext) -> Outcome:
     values = {var.name: value for var, value in verdict.model.items()}
     chosen = {name: values[name] for name in witness if name in values}
     fields = {f: values[f.name] for f in opened.values() if f.name in values}
-    return _counterexample(ctx, env, world, body, chosen, fields)
+    return _counterexample(ctx, claim.env, claim.world, claim.body, chosen, fields, tables)
 
 
 def _counterexample(ctx: PropertyContext, env: _Env, world: World, body: Expr, chosen: dict[str, int],
-                    fields: dict[_OpenField, int]) -> Outcome:
-    """The witness as a state and question the reference interpreter can confirm."""
-    shown = ", ".join([*(f"{k} = {v:#x}" for k, v in chosen.items()),
+                    fields: dict[_OpenField, int], tables: dict[str, int]) -> Outcome:
+    """The witness as a state and question the reference interpreter can confirm; ``world`` is
+    built with the table values ``tables``, which the explanation names with the witness."""
+    shown = ", ".join([*(f"{k} = {v:#x}" for k, v in tables.items()), *(f"{k} = {v:#x}" for k, v in chosen.items()),
                        *(f"{f.name} = {v:#x}" for f, v in sorted(fields.items(), key=lambda i: i[0].name))])
     where = f"with {shown}" if shown else "as the spec is"
     if len(env.vms) > 1 or (env.units and len(env.units) > 1):
@@ -350,9 +419,14 @@ def _counterexample(ctx: PropertyContext, env: _Env, world: World, body: Expr, c
         return Outcome(Verdict.UNKNOWN, f"the solver finds the assertion false {where}, but it cannot be "
                        f"confirmed concretely: {exc}", reason=f"not-modelled: {exc}")
     text = _title(ctx)
-    expect["assertion"] = {"text": text, "claim": expr_to_json(body),
-                           "bindings": {k: hexs(v) for k, v in chosen.items()}}
-    open_values = {**chosen, **{f.name: v for f, v in fields.items()}}
+    claim = {"text": text, "claim": expr_to_json(body), "bindings": {k: hexs(v) for k, v in chosen.items()}}
+    expect["assertion"] = claim
+    if query.get("kind") == "assertion":
+        # No single access is the witness: the claim itself is the question, so that `vmxspec eval`
+        # can replay this counterexample like any other (questions.assertion).
+        query = {"kind": "assertion", **claim}
+        expect["match"] = {"value": False}
+    open_values = {**tables, **chosen, **{f.name: v for f, v in fields.items()}}
     cex = Counterexample(document, query, expect, f"{text} is false {where}", open_values)
     witness = {k: hexs(v) for k, v in open_values.items()}
     return Outcome(Verdict.VIOLATED, f"the assertion fails {where}", cex, details={"witness": witness})
@@ -377,7 +451,7 @@ def _document(world: World, env: _Env, fields: dict[_OpenField, int]) -> dict[st
 def _question(env: _Env, world: World, body: Expr, state: State, chosen: dict[str, int]
               ) -> tuple[dict[str, object], dict[str, object]]:
     """One interpreter question for a body that is one translation (possibly negated); otherwise
-    the ``assertion`` query, answered by the concrete evaluation alone."""
+    the ``assertion`` query, which the caller fills with the claim."""
     negated = isinstance(body, Unary) and body.op is UnaryOp.NOT
     inner = body.operand if isinstance(body, Unary) and negated else body
     if not isinstance(inner, Apply) or inner.function == "target" or not inner.args:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
+from vmxspec.questions.assertion import answer_assertion
 from vmxspec.questions.dma import answer_dma
 from vmxspec.questions.ept import answer_ept
 from vmxspec.questions.exits import answer_exit
@@ -14,13 +15,14 @@ from vmxspec.state.numbers import describe, did_you_mean
 
 Answer = dict[str, object]
 _QUESTION_KEYS = ("id", "state", "query")
-_KINDS = ("vmentry", "ept", "dma", "exit")
+_KINDS = ("vmentry", "ept", "dma", "exit", "assertion")
 
 _HANDLERS: dict[str, Callable[[State, Mapping[str, object]], Answer]] = {
     "vmentry": answer_vmentry,
     "ept": answer_ept,
     "dma": answer_dma,
     "exit": answer_exit,
+    "assertion": answer_assertion,
 }
 
 
