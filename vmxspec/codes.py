@@ -62,7 +62,8 @@ CODES: tuple[Code, ...] = (
          "IA32_VMX_PROCBASED_CTLS2 when secondary controls cannot be activated). Otherwise give its value, "
          "or start from a platform preset."),
     Code("bad-query", _E, "The question's 'query' is malformed",
-         "A query is an object with a 'kind' (vmentry, ept, dma or exit) and the keys that kind takes."),
+         "A query is an object with a 'kind' (vmentry, ept, dma, exit or assertion) and the keys that kind "
+         "takes. An assertion query carries a claim as vmxspec writes it in counterexamples."),
     Code("unsupported-query", _E, "The interpreter does not model what this question asks",
          "A few cases fall outside what the reference interpreter models (for example VMFUNC or ENCLV exit "
          "decisions, or the interrupt window after a VM entry that injects an event); the message names "
@@ -218,6 +219,22 @@ CODES: tuple[Code, ...] = (
     Code("sema-always-exits", Severity.WARNING, "An excepted MSR that always exits",
          "The MSR bitmap covers MSRs 0-0x1fff and 0xc0000000-0xc0001fff only; RDMSR and WRMSR of any other "
          "MSR always exit, so excepting it from 'intercept all' has no effect."),
+    Code("sema-access", _E, "Not a set of access rights",
+         "Access rights are one word of the letters r (read), w (write) and x (execute, any instruction fetch), "
+         "each at most once, in any order: r, rw, rx, rwx. They follow each party of a 'shared' region "
+         "('vm1 rw') and may follow the region of 'protects' ('protects(R, rw)' forbids reads and writes). A "
+         "party that may do nothing is simply left out."),
+    Code("sema-shared-party", _E, "A party of a shared region that is not a VM or the hypervisor, or is "
+         "listed twice",
+         "A 'shared' region lists the VMs (by name) and 'hypervisor' that may reach it, each once with its "
+         "rights. IOMMUs, nested blocks and other shared regions cannot be parties: what devices reach is "
+         "dma_isolated's business. Unknown names are sema-unknown-name."),
+    Code("sema-shared-overlap", _E, "Two shared regions overlap",
+         "Each host byte belongs to at most one 'shared' region, so that which parties may reach it, and with "
+         "which rights, has one answer. Merge the two declarations, or split them where they meet."),
+    Code("sema-shared-alone", Severity.WARNING, "A shared region with fewer than two parties",
+         "A 'shared' region excuses 'isolated(A, B)' only where A and B are both parties; with one party (or "
+         "none) it excuses nothing. List every VM, or 'hypervisor', that may reach the region."),
     Code("build-open-value", _E, "The spec leaves a value open, so no single state follows from it",
          "'vmxspec state' writes one concrete state; every 'any' (a field, a map target, a RAM address, a raw "
          "entry) must be replaced by a number first. The message lists each open value and where it is."),

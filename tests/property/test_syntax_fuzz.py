@@ -197,6 +197,7 @@ top_items = st.one_of(
     st.builds(A.Vm, names, st.lists(vm_items, max_size=4).map(tuple)),
     st.builds(A.Iommu, names, st.lists(iommu_items, max_size=4).map(tuple)),
     st.builds(A.Hypervisor, st.lists(st.builds(A.Memory, ranges), max_size=2).map(tuple)),
+    st.builds(A.Shared, names, ranges, st.lists(st.builds(A.Party, names, names), max_size=3).map(tuple)),
     st.builds(A.Nested, names, names, st.lists(st.one_of(settings_, assumes, proves), max_size=3).map(tuple)),
     assumes,
     proves,

@@ -62,9 +62,9 @@ def test_the_examples_cover_every_construct() -> None:
     expected = {
         A.Import, A.Platform, A.Vm, A.Ram, A.Ept, A.Map, A.Hole, A.RawEntry, A.Root, A.Tables, A.Vmcs,
         A.Setting, A.Intercept, A.Devices, A.Iommu, A.DeviceAssignment, A.Domain, A.DomainTables, A.Uses,
-        A.Passthrough, A.Group, A.Hypervisor, A.Memory, A.Nested, A.Assume, A.Prove, A.Event, A.Quantifier,
-        A.Binding, A.AnyValue, A.Range, A.SetLiteral, A.Bdf, A.Attribute, A.Call, A.Bits, A.Unary, A.Binary,
-        A.Member, A.Attr, A.Number, A.Name,
+        A.Passthrough, A.Group, A.Hypervisor, A.Memory, A.Shared, A.Party, A.Nested, A.Assume, A.Prove, A.Event,
+        A.Quantifier, A.Binding, A.AnyValue, A.Range, A.SetLiteral, A.Bdf, A.Attribute, A.Call, A.Bits, A.Unary,
+        A.Binary, A.Member, A.Attr, A.Number, A.Name,
     }
     assert expected <= kinds, f"no example shows {sorted(k.__name__ for k in expected - kinds)}"
     ops = {n.op for n in nodes if isinstance(n, A.Binary)}

@@ -351,3 +351,66 @@ def test_raw_entries_count_for_coverage_and_attachment() -> None:
     assert [d.code for d in diagnostics] == ["sema-ram-unmapped"]  # 2M .. 4M; the device is attached
     assert "0x200000 .. 0x400000" in diagnostics[0].message
     assert codes_of(text.replace("0x1_0000_0087", "any")) == []  # an open entry: coverage unknown
+
+
+# ---- shared regions and access rights -----------------------------------------------------------
+
+SHARED = """platform skylake_server
+    hypervisor { memory 0 .. 4G }
+    vm a { ram 0 .. 1G at 4G  ept { tables in 0x8000_0000 .. 0x8010_0000  map 0 .. 1G -> 4G rwx
+                                    map 1G .. (1G + 4K) -> 0x2_0000_0000 rw } }
+    vm b { ram 0 .. 1G at 5G  ept { tables in 0x8010_0000 .. 0x8020_0000  map 0 .. 1G -> 5G rwx
+                                    map 1G .. (1G + 4K) -> 0x2_0000_0000 r } }
+    shared ring 0x2_0000_0000 ..= 0x2_0000_ffff { a rw  b r  hypervisor xwr }
+"""
+
+
+def test_shared_regions_resolve_to_host_ranges_and_rights() -> None:
+    from vmxspec.sema.model import EXECUTE, READ, WRITE, rights_text
+
+    model = model_of(SHARED)
+    (ring,) = model.shared
+    assert (ring.name, ring.start, ring.end) == ("ring", 0x2_0000_0000, 0x2_0001_0000)  # '..=' made half-open
+    assert {p: r.rights for p, r in ring.parties.items()} == {"a": READ | WRITE, "b": READ,
+                                                              "hypervisor": READ | WRITE | EXECUTE}
+    assert ring.shared_by("a", "hypervisor") and ring.shared_by("b", "a") and not ring.shared_by("a", "c")
+    assert ring.span.line == 7 and ring.parties["b"].span.column == ring.span.column + 52
+    assert [rights_text(r) for r in (READ, READ | WRITE, EXECUTE | READ, 0)] == ["r", "rw", "rx", "none"]
+    # The maps into the ring are owned memory now: no sema-unowned-host-memory for them.
+    assert diagnostics_of(SHARED) == []
+    assert codes_of(SHARED.replace("    shared ring 0x2_0000_0000 ..= 0x2_0000_ffff { a rw  b r  hypervisor xwr }",
+                                   "")) == ["sema-unowned-host-memory", "sema-unowned-host-memory"]
+
+
+def test_protects_rights_and_shared_region_arguments() -> None:
+    model = model_of(SHARED + "prove protects(ring, wx)\nprove protects(hypervisor)\nprove protects(0 .. 4K, r)\n"
+                              "prove forall h in ring: h >= 0x2_0000_0000\n")
+    ring, hypervisor, literal, assertion = model.proofs
+    assert isinstance(ring, PropertyProof) and ring.args[1] == E.Const(6)  # W (bit 1) | X (bit 2)
+    target = ring.args[0]
+    assert isinstance(target, E.EntityRef) and target.kind is E.EntityKind.REGION and target.name == "ring"
+    assert target.region == IntervalSet.span(0x2_0000_0000, 0x2_0001_0000)
+    assert isinstance(hypervisor, PropertyProof) and len(hypervisor.args) == 1
+    assert isinstance(literal, PropertyProof) and literal.args[1] == E.Const(1)
+    assert isinstance(assertion, AssertionProof)
+
+
+@pytest.mark.parametrize(("line", "code"), [
+    ("prove protects(ring, rwxu)", "sema-access"),
+    ("prove protects(ring, 2)", "sema-arguments"),
+    ("prove protects(a.ram)", "sema-arguments"),
+    ("prove isolated(a, ring)", "sema-arguments"),
+    ("prove isolated(ring, b, w)", "sema-arguments"),
+    ("shared ring2 0x2_0000_f000 .. 0x2_0001_1000 { a r  b r }", "sema-shared-overlap"),
+    ("shared ring2 0x2_0001_0000 .. 0x2_0001_1000 { a r  a r }", "sema-shared-party"),
+    ("shared ring2 0x2_0001_0000 .. 0x2_0001_1000 { a r  c r }", "sema-unknown-name"),
+    ("shared a 0x2_0001_0000 .. 0x2_0001_1000 { a r  b r }", "sema-duplicate"),
+])
+def test_shared_and_rights_mistakes_are_errors(line: str, code: str) -> None:
+    found = codes_of(SHARED + line + "\n")
+    assert code in found and all(BY_ID[c].severity is not Severity.ERROR or c == code for c in found), found
+
+
+def test_adjacent_shared_regions_do_not_overlap() -> None:
+    model = model_of(SHARED + "shared next 0x2_0001_0000 .. 0x2_0001_1000 { a r  b r }\n")
+    assert [(r.name, r.start) for r in model.shared] == [("ring", 0x2_0000_0000), ("next", 0x2_0001_0000)]

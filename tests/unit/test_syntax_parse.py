@@ -304,6 +304,65 @@ def test_hypervisor_memory() -> None:
     ))
 
 
+def test_shared_regions_and_their_parties() -> None:
+    assert only("""
+        shared virtio_ring 0x2_0000_0000 .. 0x2_0010_0000 {
+          vm1 rw
+          vm2 r  hypervisor rwx
+        }
+    """) == A.Shared(N("virtio_ring"), rng(0x2_0000_0000, 0x2_0010_0000), (
+        A.Party(N("vm1"), N("rw")), A.Party(N("vm2"), N("r")), A.Party(N("hypervisor"), N("rwx")),
+    ))
+    assert only("shared s 0 ..= 0xfff {}") == A.Shared(N("s"), rng(0, 0xFFF, inclusive=True))
+    # Rights are read as a name whatever they say: sema checks the letters where they stand.
+    assert only("shared s 0 .. 4K { a none }") == A.Shared(N("s"), rng(0, 4096), (A.Party(N("a"), N("none")),))
+
+
+def test_shared_spans_point_at_each_part() -> None:
+    text = "shared ring 0x1000 .. 0x2000 {\n  hypervisor rw\n  g r\n}\n"
+    (shared,) = parse(text, "s.vmx").items
+    assert isinstance(shared, A.Shared)
+    assert shared.span == Span("s.vmx", 1, 1, 4, 2)
+    assert shared.name.span == Span("s.vmx", 1, 8, 1, 12)
+    assert shared.range.span == Span("s.vmx", 1, 13, 1, 29)
+    hypervisor, g = shared.parties
+    assert hypervisor.span == Span("s.vmx", 2, 3, 2, 16)
+    assert hypervisor.party.span == Span("s.vmx", 2, 3, 2, 13) and hypervisor.rights.span == Span("s.vmx", 2, 14, 2, 16)
+    assert g.rights.span == Span("s.vmx", 3, 5, 3, 6)
+
+
+def test_shared_is_a_keyword_only_where_a_statement_starts() -> None:
+    """Specs written before 'shared' existed may use it as a name anywhere else."""
+    assert items("vm shared { vmcs { shared = 1 } } prove shared(shared) shared s 0 .. 1 { shared r }") == (
+        A.Vm(N("shared"), (A.Vmcs((A.Setting(N("shared"), A.AssignOp.SET, num(1)),)),)),
+        A.Prove(A.Call(N("shared"), (N("shared"),))),
+        A.Shared(N("s"), rng(0, 1), (A.Party(N("shared"), N("r")),)),
+    )
+
+
+@pytest.mark.parametrize(("text", "message", "note"), [
+    ("vm a {\n  ram 0 .. 1 at 2\nshared r 0 .. 4K { a r }", "expected '}' to close 'vm a' opened at line 1 before "
+     "'shared'", "'vm a' opened here"),
+    ("vm a { vmcs { x = 1\nshared r 0 .. 4K { a r }", "unexpected name 'r'", "is a '}' missing before it?"),
+    ("shared r 0 .. 4K { a }", "unexpected '}'; expected a name", "followed by its rights: 'vm1 rw'"),
+    ("shared r 0 .. 4K { a rw b }", "unexpected '}'; expected a name", "followed by its rights"),
+    ("shared 0 .. 4K { a r }", "unexpected number '0'; expected a name", None),
+])
+def test_shared_syntax_errors(text: str, message: str, note: str | None) -> None:
+    (d,) = try_parse(text).diagnostics
+    assert message in d.message, d.message
+    notes = [n.message for n in d.notes]
+    if note is None:
+        assert not notes, notes
+    else:
+        assert any(note in n for n in notes), notes
+
+
+def test_protects_takes_rights_as_a_second_argument() -> None:
+    assert only("prove protects(0x8000_0000 .. 0x8100_0000, rw)") == A.Prove(
+        A.Call(N("protects"), (rng(0x8000_0000, 0x8100_0000), N("rw"))))
+
+
 # ---- assume, prove, nested ----
 
 
@@ -625,6 +684,15 @@ def test_formatter_breaks_long_lists_and_or_chains() -> None:
     assert lines[3].startswith("         | control_bit_number_")  # under the "="
     assert lines[5:8] == ["      MSR_NUMBER_0,", "      MSR_NUMBER_1,", "      MSR_NUMBER_2,"]
     assert parse(text) == parse(f"vm g {{ vmcs {{ proc = {bits}\n msr_bitmap intercept read {{ {msrs} }} }} }}")
+
+
+def test_formatter_lays_out_shared_blocks() -> None:
+    source = "shared ring 0x2_0000_0000..0x2_0010_0000{vm1 rw hypervisor r  # the host reads it\n}prove x"
+    out = print_spec(parse(source))
+    assert out == ("shared ring 0x2_0000_0000 .. 0x2_0010_0000 {\n  vm1 rw\n  hypervisor r  # the host reads it\n}\n"
+                   "\nprove x\n")
+    assert parse(out) == parse(source) and print_spec(parse(out)) == out
+    assert print_spec(parse("shared s 0 .. 4K {}")) == "shared s 0 .. 4K {}\n"
 
 
 def test_formatter_keeps_comments_and_single_blank_lines() -> None:

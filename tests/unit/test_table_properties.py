@@ -31,10 +31,10 @@ def vm(name: str, host: int, tables: int, maps: str = "", extra: str = "", size:
             f"    tables in {tables:#x} .. {tables + 0x10_0000:#x}\n{body}  }}\n{extra}}}\n")
 
 
-def run(tmp_path: Path, text: str) -> dict[str, Result]:
+def run(tmp_path: Path, text: str, options: CheckOptions | None = None) -> dict[str, Result]:
     path = tmp_path / "spec.vmx"
     path.write_text(text)
-    report = check_spec(str(path), CheckOptions(), bundle_dir=str(tmp_path / "bundles"))
+    report = check_spec(str(path), options or CheckOptions(), bundle_dir=str(tmp_path / "bundles"))
     assert not report.had_errors, [d.headline() for d in report.diagnostics]
     return {r.title: r for r in report.results}
 
@@ -181,6 +181,124 @@ def test_isolated_without_ept_is_unknown(tmp_path: Path) -> None:
     assert run(tmp_path, text)["isolated(a, hypervisor)"].verdict is Verdict.UNKNOWN
 
 
+# -- isolated(A, B) with shared regions ----------------------------------------------------------------
+
+#: The ring: 64 KiB of host memory at 8 GiB, mapped by both VMs at guest-physical 1 GiB.
+RING = 0x2_0000_0000
+RING_END = RING + 0x1_0000
+
+
+def two_sharing(a_rights: str, b_rights: str, declared: str = "a rw\n  b r", a_size: str = "64K",
+                b_size: str = "64K", b_target: int = RING) -> str:
+    """Two VMs that each map the ring after their RAM; the shared block says ``declared``."""
+    maps_a = f"    map 0x0 .. 1G -> 0x1_0000_0000 rwx wb\n    map 1G .. (1G + {a_size}) -> {RING:#x} {a_rights} wb\n"
+    maps_b = (f"    map 0x0 .. 1G -> 0x1_4000_0000 rwx wb\n"
+              f"    map 1G .. (1G + {b_size}) -> {b_target:#x} {b_rights} wb\n")
+    return (HEAD + vm("a", 0x1_0000_0000, 0x8000_0000, maps_a) + vm("b", 0x1_4000_0000, 0x8010_0000, maps_b)
+            + f"shared ring {RING:#x} .. {RING_END:#x} {{\n  {declared}\n}}\n")
+
+
+def test_isolated_excuses_a_shared_region_used_within_its_rights(tmp_path: Path) -> None:
+    text = two_sharing("rw", "r") + "prove isolated(a, b)\nprove isolated(b, a)\n"
+    results = run(tmp_path, text)
+    proved(results["isolated(a, b)"])
+    proved(results["isolated(b, a)"])
+    assert "'ring'" in results["isolated(a, b)"].outcome.message
+    # Fewer rights than declared are fine too; without the declaration the same overlap is a violation.
+    proved(run(tmp_path, two_sharing("r", "r") + "prove isolated(a, b)\n")["isolated(a, b)"])
+    bare = text[:text.index("shared ring")] + "prove isolated(a, b)\n"
+    answer = violated(run(tmp_path, bare)["isolated(a, b)"], result="ok")
+    assert int(str(answer["hpa"]), 16) == RING
+
+
+@pytest.mark.parametrize(("b_rights", "access", "user"), [("rw", "write", None), ("rx", "fetch", None),
+                                                          ("rwx", "write", None)])
+def test_isolated_refutes_rights_beyond_the_declared_ones(tmp_path: Path, b_rights: str, access: str,
+                                                          user: object) -> None:
+    result = run(tmp_path, two_sharing("rw", b_rights) + "prove isolated(a, b)\n")["isolated(a, b)"]
+    answer = violated(result, result="ok", hpa=hex(RING))
+    cex = result.outcome.counterexample
+    assert cex is not None
+    assert cex.query == {"kind": "ept", "gpa": hex(1 << 30), "access": access}  # b's GPA of the ring
+    assert cex.expect["hpa_in"] == [[hex(RING), hex(RING_END)]]
+    assert answer.get("user") == user
+    assert "b may only read ('b r')" in cex.explanation
+    assert f"b can {'execute' if access == 'fetch' else access} the shared region 'ring'" in result.outcome.message
+
+
+def test_rights_are_checked_even_where_the_other_side_maps_nothing(tmp_path: Path) -> None:
+    """The declaration is the contract: b writing the ring breaks it though a maps no byte of it."""
+    text = two_sharing("rw", "rw", a_size="4K").replace(f"map 1G .. (1G + 4K) -> {RING:#x} rw wb\n", "")
+    assert "4K" not in text.split("vm b")[0].split("ept")[1]  # a maps nothing of the ring now
+    result = run(tmp_path, text + "prove isolated(a, b)\n")["isolated(a, b)"]
+    violated(result, result="ok", hpa=hex(RING))
+
+
+def test_overlap_just_outside_a_shared_region_is_refuted_at_the_boundary(tmp_path: Path) -> None:
+    """Both map one page past the ring's end: the first byte outside it is reachable from both."""
+    text = two_sharing("rw", "r", a_size="68K", b_size="68K") + "prove isolated(a, b)\n"
+    result = run(tmp_path, text)["isolated(a, b)"]
+    answer = violated(result, result="ok", hpa=hex(RING_END))
+    cex = result.outcome.counterexample
+    assert cex is not None and cex.expect["hpa_in"] == [[hex(RING_END), hex(RING_END + 0x1000)]]
+    assert cex.query["gpa"] == hex((1 << 30) + 0x1_0000)  # a's GPA of the byte at the ring's end
+    assert "outside every region declared shared by both" in cex.explanation
+    assert answer["result"] == "ok"
+    # One page below the ring's start: the overlap is the page that ends where the ring starts.
+    below = two_sharing("rw", "r", a_size="68K", b_size="68K", b_target=RING - 0x1000).replace(
+        f"(1G + 68K) -> {RING:#x} rw", f"(1G + 68K) -> {RING - 0x1000:#x} rw")
+    result = run(tmp_path, below + "prove isolated(a, b)\n")["isolated(a, b)"]
+    violated(result, result="ok", hpa=hex(RING - 0x1000))
+    assert result.outcome.counterexample is not None
+    assert result.outcome.counterexample.expect["hpa_in"] == [[hex(RING - 0x1000), hex(RING)]]
+
+
+def test_a_region_excuses_only_the_parties_it_lists(tmp_path: Path) -> None:
+    text = two_sharing("rw", "r", declared="a rw\n  hypervisor r") + "prove isolated(a, b)\n"
+    result = run(tmp_path, text)["isolated(a, b)"]
+    violated(result, result="ok", hpa=hex(RING))
+    assert "share host memory" in result.outcome.message
+
+
+def test_isolated_from_the_hypervisor_with_a_shared_page(tmp_path: Path) -> None:
+    """A page of hypervisor memory shared with the guest read-only (paravirtual clock data)."""
+    clock = 0x7F00_0000
+    base = HEAD + vm("a", 0x1_0000_0000, 0x8000_0000,
+                     f"    map 0x0 .. 1G -> 0x1_0000_0000 rwx wb\n    map 1G .. (1G + 4K) -> {clock:#x} RIGHTS wb\n")
+    shared = f"shared clock {clock:#x} .. {clock + 0x1000:#x} {{\n  a r\n  hypervisor rw\n}}\n"
+    proved(run(tmp_path, base.replace("RIGHTS", "r") + shared + "prove isolated(a, hypervisor)\n")
+           ["isolated(a, hypervisor)"])
+    result = run(tmp_path, base.replace("RIGHTS", "rw") + shared + "prove isolated(hypervisor, a)\n")
+    violated(result["isolated(hypervisor, a)"], result="ok", hpa=hex(clock))
+    assert "beyond its declared rights (r)" in result["isolated(hypervisor, a)"].outcome.message
+    # Without the declaration, reading hypervisor memory is a violation as before.
+    violated(run(tmp_path, base.replace("RIGHTS", "r") + "prove isolated(a, hypervisor)\n")
+             ["isolated(a, hypervisor)"], result="ok", hpa=hex(clock))
+
+
+MBEC_ON = ("  vmcs {\n    proc  = activate_secondary_controls\n    proc2 = enable_ept | mode_based_execute_control\n"
+           "  }\n")
+MBEC_OFF = "  vmcs {\n    proc  = activate_secondary_controls\n    proc2 = enable_ept\n  }\n"
+
+
+@pytest.mark.parametrize(("controls", "verdict"), [("", Verdict.UNKNOWN), (MBEC_OFF, Verdict.PROVED),
+                                                   (MBEC_ON, Verdict.VIOLATED)])
+def test_user_execute_counts_as_execute_under_mode_based_execute_control(tmp_path: Path, controls: str,
+                                                                         verdict: Verdict) -> None:
+    """b maps the ring 'ru' (read, and user-mode execute through bit 10) where it may only read: an
+    execute right exactly when MBEC is on, and unknown when the VMCS does not say."""
+    text = two_sharing("rw", "ru")
+    if controls:
+        text = text.replace("vm b {\n", "vm b {\n" + controls).replace("vm a {\n", "vm a {\n" + MBEC_OFF)
+    result = run(tmp_path, text + "prove isolated(a, b)\n")["isolated(a, b)"]
+    assert result.verdict is verdict, result.outcome.message
+    if verdict is Verdict.VIOLATED:
+        violated(result, result="ok", hpa=hex(RING))
+        assert result.outcome.counterexample is not None
+        assert result.outcome.counterexample.query["user"] is True
+        assert result.outcome.counterexample.query["access"] == "fetch"
+
+
 # -- protects(REGION) ----------------------------------------------------------------------------------
 
 def test_protects_read_only_view_and_writable_map(tmp_path: Path) -> None:
@@ -193,6 +311,97 @@ def test_protects_read_only_view_and_writable_map(tmp_path: Path) -> None:
     violated(result, result="ok", hpa="0x81002000")
     assert result.outcome.counterexample is not None
     assert result.outcome.counterexample.query["access"] == "write"
+
+
+@pytest.mark.parametrize(("mapped", "forbidden", "refuted_by"), [
+    ("r", "rw", "read"),  # a read-only mapping refutes protects(R, rw)
+    ("r", "w", None),
+    ("r", "x", None),
+    ("rx", "x", "fetch"),
+    ("rw", "r", "read"),
+    ("rw", "x", None),
+    ("rwx", "wx", "write"),  # the write is shown first
+    ("x", "r", None),
+    ("x", "rwx", "fetch"),
+])
+def test_protects_forbids_the_rights_it_is_given(tmp_path: Path, mapped: str, forbidden: str,
+                                                  refuted_by: str | None) -> None:
+    maps = f"    map 0x0 .. 1G -> 0x1_0000_0000 rwx wb\n    map 1G .. (1G + 4K) -> 0x8100_2000 {mapped} wb\n"
+    claim = f"protects(0x8100_0000 .. 0x8200_0000, {forbidden})"
+    result = run(tmp_path, HEAD + vm("g", 0x1_0000_0000, 0x8000_0000, maps) + f"prove {claim}\n")[claim]
+    if refuted_by is None:
+        proved(result)
+        return
+    violated(result, result="ok", hpa="0x81002000")
+    assert result.outcome.counterexample is not None
+    assert result.outcome.counterexample.query == {"kind": "ept", "gpa": hex(1 << 30), "access": refuted_by}
+
+
+def test_protects_a_shared_region_by_name(tmp_path: Path) -> None:
+    text = two_sharing("rw", "r") + "prove protects(ring, x)\nprove protects(ring)\n"
+    results = run(tmp_path, text)
+    proved(results["protects(ring, x)"])
+    violated(results["protects(ring)"], result="ok", hpa=hex(RING))  # a may write it: shared is not protected
+    assert "shared region 'ring'" in results["protects(ring)"].outcome.message
+
+
+# -- --explain: what a proof depended on -----------------------------------------------------------------
+
+def _lines(result: Result) -> list[int]:
+    assert result.verdict is Verdict.PROVED, result.outcome.message
+    return [s.line for s in result.outcome.depends_on]
+
+
+def test_explain_lists_the_statements_an_isolation_proof_read(tmp_path: Path) -> None:
+    text = two_sharing("rw", "r") + "prove isolated(a, b)\nprove isolated(a, hypervisor)\n"
+    numbered = {line.strip(): i for i, line in enumerate(text.splitlines(), 1)}
+    explain = CheckOptions(explain=True)
+    results = run(tmp_path, text, explain)
+    maps = [i for line, i in numbered.items() if line.startswith("map ")]
+    ring, a_rw, b_r = numbered[f"shared ring {RING:#x} .. {RING_END:#x} {{"], numbered["a rw"], numbered["b r"]
+    assert _lines(results["isolated(a, b)"]) == sorted([*maps, ring, a_rw, b_r])
+    # a and the hypervisor share nothing: a's two maps and the hypervisor's memory, no shared region.
+    memory = numbered["memory 0x0 .. 0x1_0000_0000"]
+    assert _lines(results["isolated(a, hypervisor)"]) == sorted([memory, *maps[:2]])
+    # Only with --explain.
+    assert run(tmp_path, text)["isolated(a, b)"].outcome.depends_on == ()
+
+
+def test_explain_for_protects_no_misconfig_and_dma(tmp_path: Path) -> None:
+    text = (TWO_VMS + iommu("  device 0000:03:00.0 -> domain 1 uses a.ept\n  device 0000:04:00.0 -> domain 2 {\n"
+                             "    map 0x0 .. 1G -> 0x1_4000_0000 rw\n  }\n")
+            + "prove protects(hypervisor, rw)\nprove no_misconfig(a.ept)\nprove no_misconfig(dmar0)\n"
+              "prove dma_isolated(dmar0)\n")
+    lines = text.splitlines()
+    results = run(tmp_path, text, CheckOptions(explain=True))
+
+    def shown(result: Result) -> list[str]:
+        return [lines[n - 1].strip() for n in _lines(result)]
+
+    assert shown(results["protects(hypervisor, rw)"]) == [
+        "memory 0x0 .. 0x1_0000_0000", "map 0x0 .. 1G -> 0x100000000 rwx wb", "map 0x0 .. 1G -> 0x140000000 rwx wb"]
+    assert shown(results["no_misconfig(a.ept)"]) == ["platform skylake_server", "map 0x0 .. 1G -> 0x100000000 rwx wb"]
+    unit = shown(results["no_misconfig(dmar0)"])
+    assert unit[0] == "platform skylake_server" and "cap  = 0x00d2_008c_4066_0462" in unit
+    assert "device 0000:03:00.0 -> domain 1 uses a.ept" in unit and "map 0x0 .. 1G -> 0x1_4000_0000 rw" in unit
+    assert "map 0x0 .. 1G -> 0x100000000 rwx wb" in unit  # the VM map domain 1 mirrors
+    dma = shown(results["dma_isolated(dmar0)"])
+    assert {"devices { 0000:03:00.0 }", "devices { 0000:04:00.0 }", "ram 0x0 .. 1G at 0x100000000",
+            "ram 0x0 .. 1G at 0x140000000", "memory 0x0 .. 0x1_0000_0000"} <= set(dma)
+    assert "tables in 0x80000000 .. 0x80100000" in dma  # where a's EPT tables (which no device may reach) are
+
+
+def test_explain_lists_only_the_raw_entries_a_walk_read(tmp_path: Path) -> None:
+    """Raw entries count where the traversal read them: the PT entry over the map's only leaf does,
+    a word in a page no entry references does not."""
+    maps = ("    map 0x0 .. 4K -> 0x1_0000_0000 rwx wb\n    root at 0x8000_0000\n    pte at 0x8000_3000 = 0\n"
+            "    entry at 0x8000_5000 = 0x2\n")
+    text = HEAD + vm("g", 0x1_0000_0000, 0x8000_0000, maps, size="4K") + "prove no_misconfig(g.ept)\n"
+    results = run(tmp_path, text, CheckOptions(explain=True))
+    shown = [text.splitlines()[n - 1].strip() for n in _lines(results["no_misconfig(g.ept)"])]
+    assert shown == ["platform skylake_server", "map 0x0 .. 4K -> 0x1_0000_0000 rwx wb", "root at 0x8000_0000",
+                     "pte at 0x8000_3000 = 0"]
+    assert "0 runs" in results["no_misconfig(g.ept)"].outcome.message  # the raw PTE replaced the only leaf
 
 
 # -- dma_isolated(IOMMU) -------------------------------------------------------------------------------

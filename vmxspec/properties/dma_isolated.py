@@ -12,7 +12,11 @@ device no VM owns that reaches nothing owns nothing). Pass-through for an assign
 its DMA reaching memory that is not its VM's. Requests to 0xFEEx_xxxx are interrupts, not DMA.
 
 Decided by one interval sweep per device and category; a violation replays as a ``dma`` question
-whose translation lands in memory the device must not reach.
+whose translation lands in memory the device must not reach. With ``--explain`` a proof lists what
+it compared: the unit's registers, root, groups, device and domain lines, raw entries and its
+domains' tables (their own maps, or the maps of the VM a domain ``uses``), and the ownership: every
+VM's devices and RAM, where each VM's and unit's paging structures go, and the hypervisor's memory.
+(``shared`` regions do not change it: they are between VMs and the hypervisor, not devices.)
 """
 
 from __future__ import annotations

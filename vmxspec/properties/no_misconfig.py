@@ -12,7 +12,11 @@ device in the unit's scope gets to, past the permission checks of the entries ab
 
 Decided on the concrete tables by a whole-table traversal (``vmxspec.symbolic.reach``); a
 violation replays as an ``ept`` question answered "ept_misconfig" at that entry, or a ``dma``
-question that faults with the rule of that entry.
+question that faults with the rule of that entry. With ``--explain`` a proof lists the statements
+that define the entries it read: for an EPT the ``map`` lines that produced them, the raw entries
+in its tables, ``root at``, the VMCS settings that say how the EPT is walked, and the platform
+(whose capabilities decide what is misconfigured); for a unit its registers, root, device and
+domain lines, raw entries and its domains' tables.
 """
 
 from __future__ import annotations
@@ -34,11 +38,15 @@ SUMMARY = "no reachable EPT or VT-d entry is misconfigured or carries reserved b
 
 def decide(ctx: PropertyContext, needs: Needs, fn: Callable[[World], Decision]) -> Outcome:
     """Run a reach decision over every relevant choice of open values, as the checker's outcome
-    (shared by the translation properties)."""
+    (shared by the translation properties). A proof carries the statements it depended on when
+    ``--explain`` asks for them."""
     decision = decide_all(ctx.model, needs, fn, timeout_ms=ctx.options.timeout_ms, rlimit=ctx.options.rlimit)
     e = decision.evidence
     cex = None if e is None else Counterexample(e.state, e.query, e.expect, e.explanation, e.open_values)
-    return Outcome(Verdict(decision.verdict), decision.message, cex, reason=decision.reason, details=decision.details)
+    verdict = Verdict(decision.verdict)
+    depends_on = decision.depends_on if ctx.options.explain and verdict is Verdict.PROVED else ()
+    return Outcome(verdict, decision.message, cex, reason=decision.reason, depends_on=depends_on,
+                   details=decision.details)
 
 
 @register("no_misconfig", SUMMARY, __doc__ or SUMMARY)

@@ -2,8 +2,9 @@
 
 Passes run in an order that lets each use the previous ones' results: the platform (every address
 and page-size check depends on it), the declarations (so that names may be used before the line
-that declares them), the hypervisor's memory, VMs, IOMMUs (which may use a VM's EPT), the
-conditions and proofs (which may name anything), nested blocks, and last the whole-spec warnings.
+that declares them), the hypervisor's memory, the shared regions, VMs, IOMMUs (which may use a VM's
+EPT), the conditions and proofs (which may name anything), nested blocks, and last the whole-spec
+warnings.
 Every pass reports and carries on, so one run shows every problem it can.
 
 No input produces an exception: anything unexpected becomes an ``internal-error`` diagnostic.
@@ -25,6 +26,7 @@ from vmxspec.sema.model import Assumption, Model, Nested, Proof, Region
 from vmxspec.sema.nested import resolve_nested
 from vmxspec.sema.platform import resolve_platform
 from vmxspec.sema.reporter import Reporter, note
+from vmxspec.sema.shared import resolve_shared
 from vmxspec.sema.sources import SourceFile, load
 from vmxspec.sema.vms import resolve_vm
 from vmxspec.syntax import ast, try_parse_bytes
@@ -91,6 +93,7 @@ def _analyze(files: list[SourceFile], reporter: Reporter) -> Model:
         ctx.report("sema-incomplete", "the spec has no 'platform': VMs and IOMMUs are checked against the host's "
                    "capabilities (write 'platform skylake_server', or another preset)", first.name.span)
     hypervisor = _hypervisor([i for i in items if isinstance(i, ast.Hypervisor)], ctx)
+    shared = resolve_shared([i for i in items if isinstance(i, ast.Shared)], ctx)
     for name, node in ctx.vm_nodes.items():
         ctx.vms[name] = resolve_vm(node, ctx)
     for name, inode in ctx.iommu_nodes.items():
@@ -119,17 +122,17 @@ def _analyze(files: list[SourceFile], reporter: Reporter) -> Model:
             proof = exprs.prove(item, top)
             if proof is not None:
                 proofs.append(proof)
-    audit(ctx.vms, ctx.iommus, hypervisor, ctx)
+    audit(ctx.vms, ctx.iommus, hypervisor, shared, ctx)
     root = files[-1].spec
     return Model(ctx.platform, tuple(hypervisor), ctx.vms, ctx.iommus, nested, tuple(assumptions), tuple(proofs),
-                 tuple(f.path for f in reversed(files)), span=root.span)
+                 tuple(f.path for f in reversed(files)), shared, span=root.span)
 
 
 def _declare(items: list[ast.TopItem], ctx: Context) -> None:
-    """Register every VM, IOMMU and nested block by name; one name means one thing."""
+    """Register every VM, IOMMU, shared region and nested block by name; one name means one thing."""
     seen: dict[str, ast.Name] = {}
     for item in items:
-        if not isinstance(item, ast.Vm | ast.Iommu | ast.Nested):
+        if not isinstance(item, ast.Vm | ast.Iommu | ast.Shared | ast.Nested):
             continue
         name = item.name
         if name.name in seen:
@@ -141,6 +144,8 @@ def _declare(items: list[ast.TopItem], ctx: Context) -> None:
             ctx.vm_nodes[name.name] = item
         elif isinstance(item, ast.Iommu):
             ctx.iommu_nodes[name.name] = item
+        elif isinstance(item, ast.Shared):
+            ctx.shared_nodes[name.name] = item
         else:
             ctx.nested_nodes[name.name] = item
 

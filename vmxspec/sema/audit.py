@@ -2,7 +2,8 @@
 
 These look across VMs, IOMMUs and the hypervisor's memory: a device given to two VMs, a device
 whose DMA no IOMMU translates, guest RAM the EPT leaves unmapped, and translations into host
-memory that belongs to nobody the spec knows (no VM's RAM, not the hypervisor's). The isolation
+memory that belongs to nobody the spec knows (no VM's RAM, not the hypervisor's, in no ``shared``
+region). The isolation
 *properties* (``isolated``, ``dma_isolated``) are the checker's job; these only flag what is
 probably an oversight before any proof is attempted.
 
@@ -18,19 +19,21 @@ from vmxspec.arch import ept as ept_facts
 from vmxspec.diagnostics import Span
 from vmxspec.sema.context import Context
 from vmxspec.sema.intervals import IntervalSet
-from vmxspec.sema.model import Bdf, IommuUnit, OwnTables, Paging, Region, Vm
+from vmxspec.sema.model import Bdf, IommuUnit, OwnTables, Paging, Region, SharedRegion, Vm
 from vmxspec.sema.reporter import note
 
 #: Past this many unowned targets in one block, the rest are summed up in one warning.
 _MAX_UNOWNED = 10
 
 
-def audit(vms: dict[str, Vm], iommus: dict[str, IommuUnit], hypervisor: list[Region], ctx: Context) -> None:
+def audit(vms: dict[str, Vm], iommus: dict[str, IommuUnit], hypervisor: list[Region],
+          shared: tuple[SharedRegion, ...], ctx: Context) -> None:
     _devices(vms, iommus, ctx)
     for vm in vms.values():
         _ram_coverage(vm, ctx)
     owned = IntervalSet(tuple((r.host, r.host + r.end - r.start) for vm in vms.values() for r in vm.ram
-                              if isinstance(r.host, int)) + tuple((r.start, r.end) for r in hypervisor))
+                              if isinstance(r.host, int)) + tuple((r.start, r.end) for r in hypervisor)
+                        + tuple((r.start, r.end) for r in shared))
     for vm in vms.values():
         if vm.ept is not None:
             _unowned(vm.ept, owned, f"{vm.name}'s EPT", ctx)
@@ -127,7 +130,7 @@ def _unowned(paging: Paging, owned: IntervalSet, where: str, ctx: Context) -> No
         count += 1
         if count <= _MAX_UNOWNED:
             ctx.report("sema-unowned-host-memory", f"the map translates to host {m.target:#x} .. {end:#x}, which is "
-                       "in no VM's RAM and not declared in 'hypervisor { memory ... }'", m.span)
+                       "in no VM's RAM, not declared in 'hypervisor { memory ... }' and in no 'shared' region", m.span)
     if count > _MAX_UNOWNED:
         ctx.report("sema-unowned-host-memory", f"{count - _MAX_UNOWNED} more maps of {where} translate to host "
                    "memory that no VM's RAM or hypervisor region holds", paging.span)

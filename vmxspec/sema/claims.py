@@ -129,6 +129,10 @@ class ExprResolver:
             return E.EntityRef(E.EntityKind.IOMMU, word, span=span), Kind.ENTITY
         if word == "hypervisor":
             return E.EntityRef(E.EntityKind.HYPERVISOR, word, span=span), Kind.ENTITY
+        if word in self.ctx.shared_nodes:
+            shared = self.ctx.shared.get(word)
+            bounds = IntervalSet.span(shared.start, shared.end) if shared is not None else IntervalSet()
+            return E.EntityRef(E.EntityKind.REGION, word, region=bounds, span=span), Kind.SET
         if names is not None and names.names:
             if word in names.names:
                 return E.Const(names.names[word], span=span), Kind.VALUE
@@ -150,7 +154,7 @@ class ExprResolver:
         if names is not None and names.names and names.code != "sema-unknown-name":
             self.report(names.code, f"'{word}' is not {names.title}{N.suggest(word, names.names)}", span)
             return None
-        candidates = [*scope.bound, *self.ctx.vm_nodes, *self.ctx.iommu_nodes, "hypervisor"]
+        candidates = [*scope.bound, *self.ctx.vm_nodes, *self.ctx.iommu_nodes, *self.ctx.shared_nodes, "hypervisor"]
         if scope.vm is not None:
             candidates += N.VMCS_TARGETS
         if scope.nested is not None:
@@ -359,6 +363,8 @@ class ExprResolver:
         return out
 
     def argument(self, node: ast.Expr, kind: str, scope: Scope, what: str) -> E.Expr | None:
+        if kind == "rights":
+            return self.rights(node, what)
         if isinstance(node, ast.Bdf):
             if kind != "device":
                 self.report("sema-arguments", f"{what} must be {_KIND_WORDS[kind]}, not a PCI address", node.span)
@@ -395,10 +401,27 @@ class ExprResolver:
                 "iommu": {E.EntityKind.IOMMU}, "region": {E.EntityKind.HYPERVISOR, E.EntityKind.REGION},
                 "vmcs": {E.EntityKind.VMCS},
             }[kind]
+            if kind == "region" and ek is E.EntityKind.REGION and ref.name.endswith(".ram"):
+                self.report("sema-arguments", f"{what} must be host-physical memory; '{ref.name}' is the VM's "
+                            "guest-physical RAM (give the host range it is backed by)", node.span)
+                return None
             if ek in accepted and not (kind == "vmcs" and (ref.vmcs is None or ref.vmcs.role is E.VmcsRole.VM)):
                 return ref
         self.report("sema-arguments", f"{what} must be {_KIND_WORDS[kind]}, not {_describe(found)}", node.span)
         return None
+
+    def rights(self, node: ast.Expr, what: str) -> E.Expr | None:
+        """Access rights written as a word of r, w, x (``protects(R, rw)``): their EPT permission bits."""
+        if not isinstance(node, ast.Name):
+            self.report("sema-arguments", f"{what} must be {_KIND_WORDS['rights']}, not {describe_node(node)}",
+                        node.span)
+            return None
+        found = N.rights(node.name)
+        if found is None:
+            self.report("sema-access", f"'{node.name}' is not a set of access rights: {N.rights_problem(node.name)}",
+                        node.span)
+            return None
+        return E.Const(found, span=node.span)
 
     # ---- statements ----
 
@@ -426,7 +449,7 @@ class ExprResolver:
         if name != "exits" and node.events is not None:
             self.report("sema-arguments", f"'{name}' takes no list of events (only 'exits' does)", claim.span)
             return None
-        args = self.arguments(claim, name, (N.PROPERTIES[name],), scope)
+        args = self.arguments(claim, name, N.PROPERTIES[name], scope)
         if args is None:
             return None
         events = None
@@ -475,7 +498,8 @@ _KIND_WORDS = {
     "paging": "translation tables (a VM, VM.ept or an IOMMU)",
     "ept": "an EPT (a VM or VM.ept)",
     "iommu": "an IOMMU",
-    "region": "a host range or 'hypervisor'",
+    "region": "a host range, a shared region or 'hypervisor'",
+    "rights": "access rights (letters of r, w, x: w, rw, rwx ...)",
     "vmcs": "vmcs01, vmcs12 or vmcs02",
     "value": "a number",
     "device": "a PCI device (BB:DD.F)",

@@ -23,6 +23,8 @@ from vmxspec.syntax import ast
 
 def describe_node(node: ast.Node) -> str:
     """How a misplaced expression is named in messages."""
+    if isinstance(node, ast.Number):
+        return "a number"
     if isinstance(node, ast.Range):
         return "a range"
     if isinstance(node, ast.SetLiteral):

@@ -10,7 +10,7 @@ from vmxspec.arch.capabilities import ALLOWED1_ONLY_MSRS, allowed0
 from vmxspec.arch.controls import ControlField
 from vmxspec.diagnostics import Span
 from vmxspec.sema.constants import Constants
-from vmxspec.sema.model import IommuUnit, Platform, Vm
+from vmxspec.sema.model import IommuUnit, Platform, SharedRegion, Vm
 from vmxspec.sema.reporter import Reporter
 from vmxspec.syntax import ast
 
@@ -24,8 +24,11 @@ class Context:
     vm_nodes: dict[str, ast.Vm] = field(default_factory=dict)
     iommu_nodes: dict[str, ast.Iommu] = field(default_factory=dict)
     nested_nodes: dict[str, ast.Nested] = field(default_factory=dict)
+    shared_nodes: dict[str, ast.Shared] = field(default_factory=dict)
     vms: dict[str, Vm] = field(default_factory=dict)
     iommus: dict[str, IommuUnit] = field(default_factory=dict)
+    #: The shared regions that resolved, by name (a name in ``shared_nodes`` may be missing here).
+    shared: dict[str, SharedRegion] = field(default_factory=dict)
 
     def report(self, code_id: str, message: str, span: Span) -> None:
         self.reporter.report(code_id, message, span)

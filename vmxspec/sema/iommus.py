@@ -9,6 +9,7 @@ that has no translation is incomplete. ``uses VM.ept`` names a VM whose EPT the 
 from __future__ import annotations
 
 from vmxspec.arch import vtd as vtd_facts
+from vmxspec.diagnostics import Span
 from vmxspec.sema import names as N
 from vmxspec.sema.context import Context
 from vmxspec.sema.model import Attachment, Bdf, IommuDomain, IommuUnit, OwnTables, Passthrough, Translation, UsesEpt
@@ -29,6 +30,7 @@ class IommuResolver:
         self.attachments: dict[Bdf, Attachment] = {}
         self.domains: dict[int, IommuDomain] = {}
         self.groups: list[tuple[Bdf, ...]] = []
+        self.group_spans: list[Span] = []
         self.grouped: dict[Bdf, ast.Bdf] = {}
         #: Domains whose translation was given but could not be resolved (already reported).
         self.broken: set[int] = set()
@@ -55,7 +57,8 @@ class IommuResolver:
         get = self.settings.get
         return IommuUnit(self.name, _v(get("cap")), _v(get("ecap")), _v(get("haw")), _v(get("segment")) or 0,
                          tuple(self.attachments.values()), self.domains, tuple(self.groups), paging.entries,
-                         paging.root, paging.tables, span=self.node.span)
+                         paging.root, paging.tables, tuple(s.span for _, s in self.settings.values()),
+                         tuple(self.group_spans), paging.root_span, span=self.node.span)
 
     def setting(self, item: ast.Setting) -> None:
         target = item.target
@@ -173,6 +176,7 @@ class IommuResolver:
             members.append(b)
         if members:
             self.groups.append(tuple(members))
+            self.group_spans.append(item.span)
 
 
 def _v(entry: tuple[int, ast.Setting] | None) -> int | None:

@@ -96,6 +96,53 @@ class Region(Located):
         return self.end - self.start
 
 
+#: Access rights, as the bits of an EPT entry that grant them (SDM "EPT Translation Mechanism": bit 0
+#: read, bit 1 write, bit 2 execute), so that a set of rights compares directly with a walk's
+#: permissions. Execute means any instruction fetch (user-mode ones too, under mode-based execute
+#: control).
+READ, WRITE, EXECUTE = 1, 2, 4
+_RIGHT_LETTERS = (("r", READ), ("w", WRITE), ("x", EXECUTE))
+
+
+def rights_text(rights: int) -> str:
+    """``rw``-style letters for a set of rights (``none`` for the empty set)."""
+    return "".join(letter for letter, bit in _RIGHT_LETTERS if rights & bit) or "none"
+
+
+@dataclass(frozen=True, slots=True)
+class SharedParty(Located):
+    """One party of a ``shared`` region: a VM's name or ``hypervisor``, and the rights it may have
+    there (``READ | WRITE | EXECUTE`` bits)."""
+
+    name: str
+    rights: int
+
+
+#: The name a ``shared`` region gives the hypervisor as a party (no VM can be called that).
+HYPERVISOR = "hypervisor"
+
+
+@dataclass(frozen=True, slots=True)
+class SharedRegion(Located):
+    """``shared NAME start .. end { party rights ... }``: host memory its parties may all reach, each
+    with at most its rights. ``isolated(A, B)`` excuses A and B reaching the same bytes here when
+    both are parties, and then holds each to its rights."""
+
+    name: str
+    start: int
+    end: int
+    parties: Mapping[str, SharedParty] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parties", _frozen(self.parties))
+
+    def shared_by(self, a: str, b: str) -> bool:
+        return a in self.parties and b in self.parties
+
+    def describe(self) -> str:
+        return f"shared region '{self.name}' at {self.start:#_x} .. {self.end:#_x}"
+
+
 # ---- paging (EPT, and an IOMMU domain's own tables) -----------------------------------------------
 
 
@@ -143,6 +190,8 @@ class Paging(Located):
     entries: tuple[RawEntry, ...] = ()
     root: int | None = None
     tables: Region | None = None
+    #: The ``root at`` statement (NOWHERE without one), for pointing at it.
+    root_span: Span = field(default=NOWHERE, compare=False, repr=False)
 
     def mapped(self) -> IntervalSet:
         """The input addresses the maps translate."""
@@ -340,6 +389,11 @@ class IommuUnit(Located):
     entries: tuple[RawEntry, ...] = ()
     root: int | None = None
     tables: Region | None = None
+    #: Where the register settings (cap, ecap, haw, segment), the groups and ``root at`` are written,
+    #: so a proof can point at the statements it read.
+    setting_spans: tuple[Span, ...] = field(default=(), compare=False, repr=False)
+    group_spans: tuple[Span, ...] = field(default=(), compare=False, repr=False)
+    root_span: Span = field(default=NOWHERE, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "domains", _frozen(self.domains))
@@ -448,6 +502,8 @@ class Model(Located):
     assumptions: tuple[Assumption, ...] = ()
     proofs: tuple[Proof, ...] = ()
     files: tuple[str, ...] = ()
+    #: The ``shared`` regions, by start address (sema rejects overlapping ones).
+    shared: tuple[SharedRegion, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vms", _frozen(self.vms))

@@ -230,20 +230,45 @@ def permissions(word: str) -> tuple[bool, bool, bool, bool] | None:
     return "r" in word, "w" in word, "x" in word, "u" in word
 
 
+_RIGHTS = {"r": 1, "w": 2, "x": 4}  # the EPT permission bits (model.READ, WRITE, EXECUTE)
+
+
+def rights(word: str) -> int | None:
+    """Access rights written as letters of ``r``, ``w``, ``x`` (any order, each once, at least
+    one): their EPT permission bits, or None if the word is not one."""
+    if not word or any(c not in _RIGHTS for c in word) or len(set(word)) != len(word):
+        return None
+    return sum(_RIGHTS[c] for c in word)
+
+
+def rights_problem(word: str) -> str:
+    """Why ``word`` is not a set of access rights (for a word ``rights`` rejects)."""
+    if word in ("none", "no", "nothing", "_"):
+        return "a party without rights is not a party (leave it out)"
+    if "u" in word and all(c in "rwxu" for c in word):
+        return "'x' covers every instruction fetch, user-mode ones too; there is no separate 'u' here"
+    repeated = sorted({c for c in word if word.count(c) > 1})
+    if repeated and all(c in _RIGHTS for c in word):
+        return f"'{repeated[0]}' is written twice"
+    return "rights are letters of r (read), w (write) and x (execute), each at most once: r, rw, rx, rwx ..."
+
+
 # ---- properties and functions ---------------------------------------------------------------------
 
 #: Argument kinds: vm, host (a VM or hypervisor), paging (VM, VM.ept or an IOMMU), iommu,
-#: region (a host range or hypervisor), vmcs (vmcs01/vmcs12/vmcs02, in a nested block), value.
-PROPERTIES: dict[str, tuple[str, ...]] = {
-    "vmentry_valid": ("vm_or_vmcs",),
-    "no_misconfig": ("paging",),
-    "isolated": ("host", "host"),
-    "dma_isolated": ("iommu",),
-    "protects": ("region",),
-    "exits": ("vm",),
-    "preserves_exits": ("vmcs", "vmcs"),
-    "honors_exits": ("vmcs", "vmcs"),
-    "entry_safe": ("vmcs", "vmcs"),
+#: region (a host range, a shared region or hypervisor), vmcs (vmcs01/vmcs12/vmcs02, in a nested
+#: block), value, rights (letters of r, w, x). A property's signatures are told apart by their
+#: number of arguments.
+PROPERTIES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "vmentry_valid": (("vm_or_vmcs",),),
+    "no_misconfig": (("paging",),),
+    "isolated": (("host", "host"),),
+    "dma_isolated": (("iommu",),),
+    "protects": (("region",), ("region", "rights")),
+    "exits": (("vm",),),
+    "preserves_exits": (("vmcs", "vmcs"),),
+    "honors_exits": (("vmcs", "vmcs"),),
+    "entry_safe": (("vmcs", "vmcs"),),
 }
 NESTED_PROPERTIES = frozenset({"preserves_exits", "honors_exits", "entry_safe"})
 #: Functions usable in user assertions: their signatures (argument kinds, told apart by count),

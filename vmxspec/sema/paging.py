@@ -16,7 +16,7 @@ import bisect
 from dataclasses import replace
 
 from vmxspec.arch import ept as ept_facts
-from vmxspec.diagnostics import Span
+from vmxspec.diagnostics import NOWHERE, Span
 from vmxspec.sema import names as N
 from vmxspec.sema.context import Context
 from vmxspec.sema.model import Open, PageMap, Paging, RawEntry, Region
@@ -53,6 +53,7 @@ class PagingResolver:
         self.holes: list[Region] = []
         self.entries: dict[int, RawEntry] = {}
         self.root: tuple[int, Span] | None = None
+        self.root_statement = NOWHERE
         self.tables: Region | None = None
 
     # ---- statements ----
@@ -248,6 +249,7 @@ class PagingResolver:
             return
         if self.ctx.host_range(address, address + _PAGE, item.address.span, "the root table"):
             self.root = (address, item.address.span)
+            self.root_statement = item.span
 
     def set_tables(self, item: ast.Tables) -> None:
         r = self.ctx.consts.range(item.range, "the table region")
@@ -288,7 +290,7 @@ class PagingResolver:
                                      f"region {self.tables.start:#x} .. {self.tables.end:#x}", self.root[1],
                                      note("the region is declared here", self.tables.span))
         return Paging(tuple(maps), tuple(holes), tuple(sorted(self.entries.values(), key=lambda e: e.address)),
-                      root, self.tables, span=span)
+                      root, self.tables, self.root_statement, span=span)
 
     def sweep_maps(self) -> list[PageMap]:
         """Maps sorted and non-overlapping: identical translations merged (warning), different ones

@@ -25,8 +25,8 @@ __all__ = [
     "Binding", "Bits", "Call", "Comment", "DeviceAssignment", "Devices", "Domain", "DomainTables",
     "EntryKind", "Ept", "Event", "Expr", "Group", "Hole", "Hypervisor", "Import", "Intercept", "Iommu",
     "IommuItem", "Map", "Member", "Memory", "Name", "Nested", "NestedItem", "Node", "Number",
-    "PagingItem", "Passthrough", "Platform", "Prove", "Quantifier", "QuantifierKind", "Ram", "Range",
-    "RawEntry", "Root", "SetLiteral", "Setting", "Span", "SpecFile", "Tables", "TopItem",
+    "PagingItem", "Party", "Passthrough", "Platform", "Prove", "Quantifier", "QuantifierKind", "Ram", "Range",
+    "RawEntry", "Root", "SetLiteral", "Setting", "Shared", "Span", "SpecFile", "Tables", "TopItem",
     "Translation", "Unary", "UnaryOp", "Uses", "Vm", "VmItem", "Vmcs", "VmcsItem", "children", "walk",
 ]
 
@@ -428,6 +428,26 @@ class Hypervisor(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class Party(Node):
+    """``vm1 rw`` in a ``shared`` block: who shares the region (a VM or ``hypervisor``, always a
+    ``Name``) and the rights it may have there, as the one word written (``r``, ``rw``, ``rwx``...;
+    sema checks the letters, so a misspelling is reported where it stands)."""
+
+    party: Name
+    rights: Name
+
+
+@dataclass(frozen=True, slots=True)
+class Shared(Node):
+    """``shared NAME A .. B { party rights ... }``: host memory that these parties may all reach,
+    each with at most the rights given (``isolated`` excuses overlap there, and only there)."""
+
+    name: Name
+    range: Range
+    parties: tuple[Party, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Event(Node):
     """One event in ``prove exits(VM) { ... }``: ``CPUID``, ``WRMSR IA32_EFER``, ``OUT 0x20 ..= 0x21``."""
 
@@ -455,7 +475,7 @@ class Nested(Node):
     items: tuple[NestedItem, ...] = ()
 
 
-TopItem = Import | Platform | Vm | Iommu | Hypervisor | Nested | Assume | Prove
+TopItem = Import | Platform | Vm | Iommu | Hypervisor | Shared | Nested | Assume | Prove
 
 
 @dataclass(frozen=True, slots=True)

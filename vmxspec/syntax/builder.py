@@ -177,6 +177,15 @@ class Builder:
     def memory(self, c: list[Child]) -> ast.Memory:
         return ast.Memory(c[1], span=self._span(c[0], c[1]))
 
+    def shared(self, c: list[Child]) -> ast.Shared:
+        parts = _nodes(c)
+        return ast.Shared(parts[0], parts[1], tuple(parts[2:]), span=self._span(c[0], c[-1]))
+
+    def party(self, c: list[Child]) -> ast.Party:
+        # ``hypervisor`` is a reserved word, so it arrives as its token, not as a name node.
+        who = self.reserved_name(c[:1]) if isinstance(c[0], Token) else c[0]
+        return ast.Party(who, c[1], span=self._span(who, c[1]))
+
     def nested(self, c: list[Child]) -> ast.Nested:
         parts = _nodes(c)
         return ast.Nested(parts[0], parts[1], tuple(parts[2:]), span=self._span(c[0], c[-1]))

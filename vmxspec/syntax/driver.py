@@ -161,16 +161,23 @@ class Driver:
                       state: Any) -> bool:
         """Whether ``kind`` is read as the keyword here (else it is a name)."""
         action = actions.get(kind)
-        if action is None:
-            return "NAME" not in actions  # neither fits: keep the keyword for the error message
-        if action[0] is Shift or "NAME" not in actions:
+        if action is not None and (action[0] is Shift or "NAME" not in actions):
             return True
-        key = (tuple(stack), kind)
+        if action is not None and self._accepts(stack, kind, states, state):
+            return True
+        # The keyword does not fit. Neither may the name (LALR offers NAME in some states where
+        # only a reduction would take it, and then fails): then keep the keyword, so the error
+        # names it and a top-level word like 'shared' can say that a '}' is missing before it.
+        return "NAME" not in actions or not self._accepts(stack, "NAME", states, state)
+
+    def _accepts(self, stack: list[Any], term: str, states: Any, state: Any) -> bool:
+        """Whether the table really shifts ``term`` from ``stack`` (after reductions), cached."""
+        key = (tuple(stack), term)
         fits = self.keyword_cache.get(key)
         if fits is None:
             if len(self.keyword_cache) > 50_000:
                 self.keyword_cache.clear()
-            fits = accepts(states, state.parse_conf.end_state, list(stack), kind)
+            fits = accepts(states, state.parse_conf.end_state, list(stack), term)
             self.keyword_cache[key] = fits
         return fits
 

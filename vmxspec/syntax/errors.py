@@ -24,6 +24,9 @@ from vmxspec.syntax.ast import Name
 #: Keywords that are reserved everywhere (the statements that only stand at the top level, and
 #: ``assume``/``prove``): seeing one inside a block means a '}' is missing.
 RESERVED = ("IMPORT", "PLATFORM", "VM", "IOMMU", "HYPERVISOR", "NESTED", "ASSUME", "PROVE")
+#: Every keyword that starts a top-level statement. ``shared`` is not reserved (it came after specs
+#: could use it as a name), but seen where nothing else fits it too means a '}' is missing.
+STARTERS = (*RESERVED, "SHARED")
 
 _WORDS = {"NAME": "a name", "NUMBER": "a number", "BDF": "a PCI address (like 0000:03:00.0)",
           "STRING": "a quoted path", "$END": "end of file"}
@@ -46,7 +49,7 @@ _BELONGS = {
 }
 #: First words of the block statements, to name an open block after its header ('vm guest1').
 _BLOCK_WORDS = {"platform", "vm", "ept", "vmcs", "devices", "iommu", "device", "domain", "group",
-                "hypervisor", "nested", "prove"}
+                "hypervisor", "shared", "nested", "prove"}
 #: Lower-case words that the language uses as keywords somewhere: shown as 'at', not name 'at'.
 _KEYWORD_LIKE = re.compile(
     r"all|and|any|assume|at|context_entry|device|devices|domain|entry|ept|except|exists|forall|group|"
@@ -121,7 +124,7 @@ def _unexpected_token(exc: UnexpectedToken, text: str, path: str,
         span = Span(path, token.line or 0, token.column or 0, token.end_line or 0, token.end_column or 0)
     opens = _open_brackets(text, offset)
     notes: list[Note] = []
-    if opens and (at_end or token.type in RESERVED):
+    if opens and (at_end or token.type in STARTERS):
         top = opens[-1]
         closer = _PAIRS[top.char]
         opener_span = Span(path, top.line, top.column, top.line, top.column + 1)
@@ -144,6 +147,11 @@ def _unexpected_token(exc: UnexpectedToken, text: str, path: str,
         message += f"; expected {expected}"
     if token.type == "EQUAL" and "EQ" in acceptable:
         notes.append(Note("to compare two values, write '=='"))
+    if opens and opens[-1].what.startswith("'shared") and "NAME" in acceptable:
+        notes.append(Note("each party of a shared region is a VM or 'hypervisor' followed by its rights: "
+                          "'vm1 rw', 'hypervisor r'"))
+    elif opens and _previous_name(exc) == "shared":
+        notes.append(Note("'shared' starts a top-level statement: is a '}' missing before it?"))
     word = str(token.value) if token.type != "$END" else ""
     for candidate in (word, _previous_name(exc)):
         where = _BELONGS.get(candidate, "")
@@ -191,7 +199,7 @@ def _expected_words(acceptable: set[str], literals: Mapping[str, str]) -> str:
         rest -= _EXPR_START | {"ANY"}
     if set(RESERVED) <= rest:
         words.append("a new statement")
-        rest -= set(RESERVED)
+        rest -= set(STARTERS)
     binary = rest & _BINARY
     postfix = rest & _POSTFIX
     core = rest - binary - postfix

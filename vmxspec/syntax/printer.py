@@ -148,7 +148,7 @@ def _or_terms(e: ast.Expr) -> list[ast.Expr]:
 
 # ---- statements ----
 
-_BLOCKS = (ast.Vm, ast.Ept, ast.Vmcs, ast.Iommu, ast.Hypervisor, ast.Nested)
+_BLOCKS = (ast.Vm, ast.Ept, ast.Vmcs, ast.Iommu, ast.Hypervisor, ast.Shared, ast.Nested)
 
 
 def _is_block(node: ast.Node) -> bool:
@@ -349,6 +349,10 @@ class _Printer:
                 self.block(depth, "hypervisor", node, regions)
             case ast.Memory(range=rng):
                 emit(depth, f"memory {_range(rng)}")
+            case ast.Shared(name=name, range=rng, parties=parties):
+                self.block(depth, f"shared {name.name} {_range(rng)}", node, parties)
+            case ast.Party(party=party, rights=rights):
+                emit(depth, f"{party.name} {rights.name}")
             case ast.Nested(name=name, vm=vm, items=items):
                 self.block(depth, f"nested {name.name} on {vm.name}", node, items)
             case ast.Assume(condition=condition):

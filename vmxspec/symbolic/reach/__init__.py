@@ -16,7 +16,8 @@ tables is enumerated when it ranges over a few values, and reported as not model
 * ``open_values``: which values a spec leaves open can change an answer, and their enumeration;
 * ``world``: from a resolved spec to built states and who owns which host memory;
 * ``decide_ept``, ``decide_dma``: the properties' decisions, with the evidence a violation carries
-  for the interpreter to replay (``evidence``).
+  for the interpreter to replay (``evidence``), and for a proof the spec statements it read
+  (``explain``).
 """
 
 from vmxspec.symbolic.reach.ept import EptMap, EptRun, extract_ept

@@ -35,10 +35,12 @@ from vmxspec.symbolic.reach.evidence import (
     dma_rights,
     hexs,
     holds,
+    in_order,
     plural,
     undecided,
     violated,
 )
+from vmxspec.symbolic.reach.explain import ownership_lines, unit_lines
 from vmxspec.symbolic.reach.sweep import Span, first_outside, first_overlap
 from vmxspec.symbolic.reach.vtd import INTR_END, INTR_START, DeviceMap, DmaRun, Translation, source_id_text
 from vmxspec.symbolic.reach.world import Owned, World
@@ -74,10 +76,11 @@ def no_misconfig_vtd(world: World, name: str) -> Decision:
     unmodelled = [u for d in unit.devices.values() for u in d.unmodelled]
     if unmodelled:
         return undecided("not modelled", f"{name} uses {unmodelled[0]}, which vmxspec does not read yet")
+    platform = world.model.platform
+    read = unit_lines(world, name) + ([platform.span] if platform is not None else [])
     return holds(f"every root, context, PASID and second-level entry a request can reach through {name} is valid "
                  f"({plural(len(unit.devices), 'device')}, {plural(len(unit.tables), 'table')})",
-                 devices=len(unit.devices),
-                 tables=len(unit.tables))
+                 depends_on=in_order(read), devices=len(unit.devices), tables=len(unit.tables))
 
 
 # -- dma_isolated(IOMMU) ----------------------------------------------------------------------------
@@ -265,5 +268,6 @@ def dma_isolation(world: World, name: str) -> Decision:
         return undecided("not modelled", f"a device behind {name} uses {unmodelled[0]}, which vmxspec does not "
                          "read yet")
     reaching = sum(1 for spans in ctx.reach.values() if spans)
+    read = unit_lines(world, name) + ownership_lines(world.model)
     return holds(f"{plural(len(unit.devices), 'device')} behind {name} with a context entry, {reaching} reaching "
-                 "memory, each only its owner's", devices=len(unit.devices))
+                 "memory, each only its owner's", depends_on=in_order(read), devices=len(unit.devices))

@@ -4,7 +4,8 @@ A ``Decision`` is solver-agnostic and checker-agnostic: a verdict word (the valu
 ``vmxspec.check.results.Verdict``), a message, and for a violation the ``Evidence`` the reference
 interpreter replays: a ``vmxspec-state/1`` state, one ``ept`` or ``dma`` question about it, what the
 answer must contain (``vmxspec.check.replay``'s ``expect``), and an explanation in SDM and VT-d
-terms. ``decide_all`` runs a decision over every combination of the spec's relevant open values.
+terms. A proof names the spec statements it read (``depends_on``, for ``--explain``).
+``decide_all`` runs a decision over every combination of the spec's relevant open values.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from vmxspec.arch import ept as A
 from vmxspec.arch import vtd as V
 from vmxspec.build.from_model import Built, state_document
+from vmxspec.diagnostics import Span as Source
 from vmxspec.sema.model import Model
 from vmxspec.symbolic.reach.ept import EptMap, EptRun
 from vmxspec.symbolic.reach.open_values import OPEN_REASON, Needs
@@ -41,10 +43,19 @@ class Decision:
     reason: str = ""
     evidence: Evidence | None = None
     details: dict[str, object] = field(default_factory=dict)
+    #: For a proof: the spec statements whose content it relied on, in file order.
+    depends_on: tuple[Source, ...] = ()
 
 
-def holds(message: str, **details: object) -> Decision:
-    return Decision(PROVED, message, details=dict(details))
+def holds(message: str, *, depends_on: tuple[Source, ...] = (), **details: object) -> Decision:
+    return Decision(PROVED, message, details=dict(details), depends_on=depends_on)
+
+
+def in_order(spans: list[Source] | tuple[Source, ...]) -> tuple[Source, ...]:
+    """Spans once each, in file order (real positions only: a statement the builder made up, or a
+    setting the spec does not write, has none)."""
+    return tuple(sorted({s for s in spans if s.line > 0}, key=lambda s: (s.path, s.line, s.column, s.end_line,
+                                                                         s.end_column)))
 
 
 def undecided(reason: str, message: str) -> Decision:
@@ -79,6 +90,7 @@ def _decide_all(model: Model, needs: Needs, decide: Callable[[World], Decision])
     pending: Decision | None = None
     last = holds("nothing to check")
     count = 0
+    read: list[Source] = []
     for world, chosen in each:
         count += 1
         try:
@@ -93,12 +105,13 @@ def _decide_all(model: Model, needs: Needs, decide: Callable[[World], Decision])
             return replace(decision, evidence=evidence)
         if decision.verdict != PROVED:
             pending = pending or decision
+        read.extend(decision.depends_on)
         last = decision
     if pending is not None:
         return pending
     if found.relevant:
         return holds(f"{last.message}; and so for each of the {count} choices of "
-                     f"{', '.join(s.what for s in found.relevant)}", choices=count)
+                     f"{', '.join(s.what for s in found.relevant)}", depends_on=in_order(read), choices=count)
     return last
 
 
@@ -129,11 +142,14 @@ def ept_page(run: EptRun, gpa: int) -> str:
     return f"the {size} page mapped by the {A.LEVEL_NAMES[run.level]} at {addr(run.leaf_at(gpa))}"
 
 
-def ept_access(ept: EptMap, run: EptRun, write: bool = False) -> dict[str, object]:
-    """The ``access``/``user`` keys of an ``ept`` question that the run lets through."""
-    if write:
+def ept_access(ept: EptMap, run: EptRun, write: bool = False, right: int = 0) -> dict[str, object]:
+    """The ``access``/``user`` keys of an ``ept`` question that the run lets through: a write with
+    ``write``, the access ``right`` (one of the bits R, W, X) names, else any access it allows. An
+    execute right the run grants only through bit 10 (mode-based execute control on) is a user-mode
+    fetch."""
+    if write or right == A.W:
         return {"access": "write"}
-    if run.perms & A.R:
+    if right == A.R or (not right and run.perms & A.R):
         return {"access": "read"}
     if run.perms & A.X:
         return {"access": "fetch"}
@@ -141,9 +157,10 @@ def ept_access(ept: EptMap, run: EptRun, write: bool = False) -> dict[str, objec
 
 
 def ept_evidence(built: Built, ept: EptMap, run: EptRun, gpa: int, lo: int, hi: int, explanation: str,
-                 write: bool = False) -> Evidence:
-    """An ``ept`` question at ``gpa`` whose answer must be a translation into ``[lo, hi)``."""
-    query: dict[str, object] = {"kind": "ept", "gpa": hexs(gpa), **ept_access(ept, run, write)}
+                 write: bool = False, right: int = 0) -> Evidence:
+    """An ``ept`` question at ``gpa`` (an access ``right`` allows, or a write, or any access the run
+    allows) whose answer must be a translation into ``[lo, hi)``."""
+    query: dict[str, object] = {"kind": "ept", "gpa": hexs(gpa), **ept_access(ept, run, write, right)}
     return Evidence(state_document(built), query, {"match": {"result": "ok"}, "hpa_in": [[hexs(lo), hexs(hi)]]},
                     explanation)
 

@@ -9,6 +9,7 @@ name), which the sweeps hand back untouched.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Hashable, Iterable
 from typing import Generic, NamedTuple, TypeVar
 
@@ -98,6 +99,29 @@ def first_outside(spans: Iterable[Span[T]], allowed: Iterable[tuple[int, int]]) 
             end = cover[m][0] if m < len(cover) and cover[m][0] < s.end else s.end
             best = Hit(point, end, s.tag, None)
     return best
+
+
+def outside(spans: Iterable[Span[T]], cover: Iterable[tuple[int, int]]) -> list[Span[T]]:
+    """The pieces of each interval of ``spans`` that no interval of ``cover`` covers, each with its
+    interval's tag (what is left of a VM's reach once the regions that excuse it are cut out)."""
+    holes = normalized(cover)
+    starts = [start for start, _ in holes]
+    out: list[Span[T]] = []
+    for s in spans:
+        point = s.start
+        k = max(bisect_right(starts, point) - 1, 0)
+        while point < s.end and k < len(holes) and holes[k][0] < s.end:
+            start, end = holes[k]
+            if end <= point:
+                k += 1
+                continue
+            if start > point:
+                out.append(Span(point, start, s.tag))
+            point = max(point, end)
+            k += 1
+        if point < s.end:
+            out.append(Span(point, s.end, s.tag))
+    return out
 
 
 L = TypeVar("L", bound=Hashable)
