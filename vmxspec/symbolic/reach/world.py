@@ -7,10 +7,11 @@ IOMMU, and for every choice of the relevant values the spec leaves open (``open_
 
 * **States.** A VM's EPT is read from a state built without the IOMMUs (so an IOMMU block that
   cannot be laid out does not stop an EPT proof), unless a raw VT-d entry lies in the VM's table
-  region (the builder would then place the VM's bitmaps around it) or in a page the EPT walks read
-  (the EPT is then read from the whole memory). IOMMUs are read from the union of every VM's state
-  and the IOMMUs' own: one memory, as on the machine, so a context entry that points into some VM's
-  EPT (``raw_entries.vmx``) is read as it is.
+  region (the builder would then place the VM's bitmaps around it). When the EPT walks read a page
+  outside the VM's own structures that another structure occupies (a VT-d table, another VM's
+  tables), the EPT is read from the whole memory instead: the machine reads what is there. IOMMUs
+  are read from the union of every VM's state and the IOMMUs' own: one memory, as on the machine,
+  so a context entry that points into some VM's EPT (``raw_entries.vmx``) is read as it is.
 * **Ownership.** Each VM's RAM (its ``ram`` lines), the hypervisor's ``memory``, every paging
   structure (EPT and VT-d tables, as the traversals found them) and the pages VMCS fields point to.
 """
@@ -147,7 +148,7 @@ class World:
         entry is written into a page its EPT walks read, that state with the whole memory."""
         built = self.vm_state(vm)
         found = self.ept(vm)
-        if found is not None and found.tables.keys() & self._iommu_raw_pages():
+        if found is not None and self._reads_elsewhere(vm, built.state, found):
             union = self.union().state
             state = State(caps=built.state.caps, maxphyaddr=built.state.maxphyaddr,
                           maxlinaddr=built.state.maxlinaddr, vmcs=built.state.vmcs, memory=union.memory,
@@ -167,10 +168,28 @@ class World:
         if vm not in self._epts:
             state = self.vm_state(vm).state
             found = self._extract(state, state.memory)
-            if found is not None and found.tables.keys() & self._iommu_raw_pages():
+            if found is not None and self._reads_elsewhere(vm, state, found):
                 found = self._extract(state, self.union().state.memory)
             self._epts[vm] = found
         return self._epts[vm]
+
+    def _reads_elsewhere(self, vm: str, state: State, found: EptMap) -> bool:
+        """Whether the EPT's walks read a page that holds another structure of the spec (a VT-d
+        table, another VM's EPT or bitmaps): the VM's own state does not contain it and would read
+        it as zeros, where the machine reads what is there. The whole memory is then built (once);
+        if it cannot be, the WorldError stops the proof rather than let it rest on zeros."""
+        own = {address & ~0xFFF for address in state.memory}
+        paging = self.model.vms[vm].ept
+        region = paging.tables if paging is not None else None
+        outside = {page for page in found.tables if page not in own
+                   and not (region is not None and region.start <= page < region.end)}
+        if not outside:
+            return False
+        if outside & self._iommu_raw_pages():
+            return True
+        if not self.model.iommus and len(self.model.vms) <= 1:
+            return False
+        return any(address & ~0xFFF in outside for address in self.union().state.memory)
 
     def unit_index(self, name: str) -> int:
         return list(self.model.iommus).index(name)
