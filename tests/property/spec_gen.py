@@ -13,17 +13,27 @@ into unused slots, devices in pass-through or sharing a domain, intercept lists 
 Why raw entries are derived from a first build: a flipped bit means something only in a word the
 builder really wrote, so the generator lays the spec out once (``build_state``), picks words of the
 EPT and VT-d tables, and writes them back changed as raw entries, which the builder writes last.
+
+Why the table regions are far apart, and what ``cross`` changes: by default no pointer, flipped or
+not, lands in another structure's tables, so each structure is tested on its own. A bug that only
+shows when one structure's walk reads another's pages (an EPT read from a state without the VT-d
+tables, which walked them as zeros) is then out of reach; ``translation_world(cross=True)`` and
+``vmentry_cross_world`` aim at it: entries and VMCS pointers sent onto pages other structures occupy
+(``Layout`` finds them in a first build), checked against one memory holding every structure
+(``machine_state``).
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vmxspec.arch import vmcs_fields
-from vmxspec.build.from_model import build_state
+from vmxspec.build.from_model import BuildError, build_state
+from vmxspec.interp.vtd import select_unit
 from vmxspec.sema.analyze import analyze
 from vmxspec.sema.model import Model
+from vmxspec.state import State
 from vmxspec.syntax.parser import parse
 
 K4, M2, G1 = 1 << 12, 1 << 21, 1 << 30
@@ -208,9 +218,253 @@ def _raw_words(rng: random.Random, words: dict[int, int], n: int, own: int, *, v
     return raw
 
 
-def translation_world(rng: random.Random) -> GeneratedSpec:
+# -- structures that point into each other ------------------------------------------------------------
+
+#: A cross-structure world's second IOMMU unit lays its tables out here, and remaps this host device.
+VTD2_TABLES = 0x8700_0000
+HOST2_DEVICE = 0x0B00  # 0000:0b:00.0
+#: The frame bits of an EPT entry, a VT-d root or context entry's low word and a second-level entry.
+FRAME = ((1 << 52) - 1) & ~0xFFF
+NO_LINK = (1 << 64) - 1
+#: VMCS fields that point at a page of the VM's own (bitmaps, the shadow VMCS), and what it is.
+VMCS_PAGES = {"MSR_BITMAP": "bitmap", "IO_BITMAP_A": "bitmap", "IO_BITMAP_B": "bitmap",
+              "VMREAD_BITMAP": "bitmap", "VMWRITE_BITMAP": "bitmap", "VMCS_LINK_POINTER": "link"}
+TABLE_KINDS = ("ept", "root", "context", "sl")
+
+
+class Unlayable(Exception):
+    """The spec has no single memory: a build fails, or two structures write different values into
+    one word (tables that overlap, a raw entry written over another structure's word). The suites
+    skip such a spec; the checker should call it an error (it does not always: see
+    ``test_a_raw_entry_over_another_structure_does_not_depend_on_the_order_of_the_vms``)."""
+
+
+def builds(model: Model) -> dict[str | None, State]:
+    """Each VM's state without the IOMMUs' tables (so that a word the IOMMUs overwrite shows), and
+    under None the IOMMUs' (with the first VM's structures: a state holds one VMCS)."""
+    first = next(iter(model.vms), None)
+    try:
+        out: dict[str | None, State] = {name: build_state(model, name, iommus=False).state for name in model.vms}
+        if model.iommus or first is None:
+            out[None] = build_state(model, first).state
+    except BuildError as exc:
+        raise Unlayable("; ".join(d.headline() for d in exc.diagnostics)) from None
+    return out
+
+
+def machine_state(model: Model, states: dict[str | None, State] | None = None) -> State:
+    """Every structure of the spec in one memory, as the machine holds it: the builds merged word by
+    word, each VM's (its EPT, bitmaps and raw entries) and the IOMMUs'. A state holds one VMCS:
+    this one has the first VM's; a question about a VM puts its own in. Unlayable if two builds
+    write one word differently: each structure is written where its spec puts it, so such a spec
+    does not say what the machine holds there."""
+    states = states if states is not None else builds(model)
+    memory: dict[int, int] = {}
+    for state in states.values():
+        for address, value in state.memory.items():
+            old = memory.setdefault(address, value)
+            if old != value:
+                raise Unlayable(f"two structures write the word at {address:#x}: {old:#x} and {value:#x}")
+    base = states.get(None) or next(iter(states.values()))
+    return replace(base, vmcs=dict(base.vmcs), memory=dict(sorted(memory.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One 4 KiB page a structure occupies: whose (a VM or an IOMMU unit), what ("ept", "bitmap",
+    "link"; "root", "context", "sl") and, for a paging-structure page, its level (4: the top of a
+    4-level walk)."""
+
+    address: int
+    owner: str
+    kind: str
+    level: int = 0
+
+
+def _table_pages(memory: dict[int, int], root: int, levels: int, present: int, inside: range) -> dict[int, int]:
+    """The pages of a clean, built EPT or second-level tree (entries present when ``present``
+    bits are, leaves at level 1 or with bit 7), page -> level; pages outside ``inside`` are not
+    followed (a map can target a table region, but only the tree's own pages are its tables)."""
+    out: dict[int, int] = {}
+    todo = [(root, levels)]
+    while todo:
+        page, level = todo.pop()
+        if page in out or page not in inside:
+            continue
+        out[page] = level
+        if level == 1:
+            continue
+        for i in range(512):
+            value = memory.get(page + 8 * i, 0)
+            if value & present and not value & 0x80:
+                todo.append((value & FRAME, level - 1))
+    return out
+
+
+@dataclass(slots=True)
+class Layout:
+    """The machine memory of a spec laid out without raw entries, and the pages of each structure
+    in it: what a generator points raw entries at."""
+
+    memory: dict[int, int]
+    pages: list[Page]
+
+    @classmethod
+    def of(cls, model: Model) -> Layout:
+        states = builds(model)
+        machine = machine_state(model, states)
+        memory = machine.memory
+        pages: dict[int, Page] = {}
+        for name, state in states.items():
+            if name is None:
+                continue
+            paging = model.vms[name].ept
+            eptp = state.vmcs.get("EPT_POINTER")
+            if paging is not None and paging.tables is not None and eptp is not None:
+                inside = range(paging.tables.start, paging.tables.end)
+                for page, level in _table_pages(memory, eptp & FRAME, 4, 0x7, inside).items():
+                    pages.setdefault(page, Page(page, name, "ept", level))
+            for field_name, kind in VMCS_PAGES.items():
+                value = state.vmcs.get(field_name)
+                if value is not None and value != NO_LINK:
+                    pages.setdefault(value & ~0xFFF, Page(value & ~0xFFF, name, kind))
+        for unit, registers in zip(model.iommus.values(), machine.iommus, strict=True):
+            assert unit.tables is not None
+            inside = range(unit.tables.start, unit.tables.end)
+            root = registers.rtaddr & FRAME
+            pages.setdefault(root, Page(root, unit.name, "root"))
+            for bus in range(256):
+                low = memory.get(root + 16 * bus, 0)
+                if not low & 1:
+                    continue
+                context = low & FRAME
+                pages.setdefault(context, Page(context, unit.name, "context"))
+                for devfn in range(256):
+                    low, high = memory.get(context + 16 * devfn, 0), memory.get(context + 16 * devfn + 8, 0)
+                    if low & 1 and not low >> 2 & 3:  # present, untranslated requests through tables
+                        for page, level in _table_pages(memory, low & FRAME, (high & 7) + 2, 0x3, inside).items():
+                            pages.setdefault(page, Page(page, unit.name, "sl", level))
+        return cls(memory, sorted(pages.values(), key=lambda p: p.address))
+
+    def of_owner(self, owner: str) -> list[Page]:
+        return [p for p in self.pages if p.owner == owner]
+
+
+def _vmcs_pages(rng: random.Random, i: int) -> tuple[str, list[str]]:
+    """VM i's primary controls and VMCS lines in a cross-structure world: often an MSR or an I/O
+    bitmap (the builder puts them in the VM's table region after its EPT), sometimes a shadow VMCS
+    pinned at the region's last page. ``all`` fills a page with all-ones words (misconfigured as
+    any paging entry); the short lists make words that read as entries: MSRs 0-2 and 7 are 0x87 (a
+    large page at 0, uncached, RWX), ports 0-2, 4 and 5 are 0x37 (RWX, write-back)."""
+    bits = ["activate_secondary_controls"]
+    lines = []
+    if rng.random() < 0.5:
+        bits.append("use_msr_bitmaps")
+        lines.append("    msr_bitmap intercept " + rng.choice((
+            "read write all", "read write all except { 0x10, 0xc0000080 }", "write { 0x10, 0x1a0 ..= 0x1a8 }",
+            "read { 0x0 ..= 0x2, 0x7 }", "read { 0x0 ..= 0x2, 0x7, 0x40 ..= 0x42 }")))
+    if rng.random() < 0.4:
+        bits.append("use_io_bitmaps")
+        lines.append("    io_bitmap intercept " + rng.choice((
+            "all", "all except { 0x80 }", "{ 0x0 ..= 0x2, 0x4, 0x5 }", "{ 0x0 ..= 0x2, 0x8000 ..= 0x8002 }")))
+    if rng.random() < 0.3:
+        lines.append(f"    VMCS_LINK_POINTER = {hx(TABLE_BASES[i] + TABLE_REGION - K4)}")
+    return " | ".join(bits), lines
+
+
+def _second_unit(rng: random.Random, vms: tuple[str, ...], devices: dict[str, tuple[int, ...]],
+                 ept_maps: dict[str, list[str]], careful: bool) -> tuple[list[str], dict[int, list[str]]]:
+    """A second IOMMU unit, dmar1, with its own table region: a VM's second function (added to the
+    VM's ``devices``) through the VM's EPT or its own tables, and often a host device with a small
+    map. With two units each remaps only the devices attached to it."""
+    lines = ["iommu dmar1 {", f"  cap  = {hx(IOMMU_CAP)}", f"  ecap = {hx(IOMMU_ECAP)}",
+             f"  tables in {hx(VTD2_TABLES)} .. {hx(VTD2_TABLES + TABLE_REGION)}", f"  root at {hx(VTD2_TABLES)}"]
+    maps: dict[int, list[str]] = {}
+    j = rng.randrange(len(vms))
+    vm, sid = vms[j], (ASSIGNED_BUS + j) << 8 | 1
+    devices[vm] = (*devices[vm], sid)
+    if rng.random() < 0.5:
+        lines.append(f"  device {bdf(sid)} -> domain 1 uses {vm}.ept")
+        maps[sid] = ept_maps[vm]
+    else:
+        maps[sid] = _maps(rng, j, len(vms), vtd=True, careful=careful)
+        lines += [f"  device {bdf(sid)} -> domain 1 {{", *maps[sid], "  }"]
+    if rng.random() < 0.6:
+        target = UNOWNED if careful or rng.random() < 0.5 else rng.choice((VTD_TABLES, EPT_TABLES, _ram_host(0)))
+        maps[HOST2_DEVICE] = [f"    map 0x0 .. {hx(16 * K4)} -> {hx(target)} rw"]
+        lines += [f"  device {bdf(HOST2_DEVICE)} -> domain 2 {{", *maps[HOST2_DEVICE], "  }"]
+    return lines, maps
+
+
+def _stride(page: Page) -> int:
+    return 16 if page.kind in ("root", "context") else 8
+
+
+def _cross_entries(rng: random.Random, layout: Layout, owner: str) -> dict[int, int]:
+    """One or two entries of ``owner``'s tables (a VM's EPT at any level, or an IOMMU unit's root,
+    context or second-level tables) that point at a page another structure occupies: another VM's
+    EPT, either unit's VT-d tables, a bitmap or shadow-VMCS page. Mostly a built entry keeps its
+    other bits and gets the new frame (a context entry its domain id and AW: the ``raw_entries.vmx``
+    idiom when the frame is a VM's EPT root); else a new entry in a free slot."""
+    mine = [p for p in layout.of_owner(owner) if p.kind in TABLE_KINDS]
+    others = [p for p in layout.pages if p not in mine]
+    raw: dict[int, int] = {}
+    if not mine or not others:
+        return raw
+    roots = [p for p in others if p.kind == "ept" and p.level == 4]
+    for _ in range(rng.choice((1, 1, 2))):
+        page = rng.choice(mine)
+        target = rng.choice(roots if page.kind == "context" and roots and rng.random() < 0.5 else others).address
+        stride = _stride(page)
+        used = [a for a in range(page.address, page.address + K4, stride) if layout.memory.get(a, 0) & 0x7]
+        if used and rng.random() < 0.75:
+            address = rng.choice(used)
+            raw[address] = raw.get(address, layout.memory[address]) & ~FRAME | target
+            continue
+        address = page.address + stride * rng.choice((rng.randrange(8), rng.randrange(K4 // stride)))
+        if page.kind == "ept":
+            low = rng.choice((0x7, 0x7, 0x3, 0x1, 0x87, 0xB7, 0x37, 0x4))
+        elif page.kind == "sl":
+            low = rng.choice((0x3, 0x3, 0x1, 0x83))
+        else:
+            low = 0x1
+        raw[address] = target | low
+        if page.kind == "context" and not layout.memory.get(address + 8):
+            raw[address + 8] = 9 << 8 | 2  # domain 9, AW 2 (4-level)
+    return raw
+
+
+def _cross_claims(rng: random.Random, world: GeneratedSpec, layout: Layout,
+                  unit2_maps: dict[int, list[str]]) -> list[Claim]:
+    """The second unit's claims, and ``protects`` over a page a walk may now be sent to."""
+    claims = []
+    if unit2_maps:
+        claims += [Claim("dma_isolated(dmar1)", "dma_isolated", ("dmar1",)),
+                   Claim("no_misconfig(dmar1)", "no_misconfig_iommu", ("dmar1",))]
+        for _ in range(rng.randint(0, 2)):
+            sid = rng.choice(sorted(unit2_maps))
+            lo, hi = _around(rng, unit2_maps[sid])
+            fn = rng.choice(("translates", "readable", "writable"))
+            claims.append(Claim(f"forall iova in {hx(lo)} .. {hx(hi)}: {fn}(dmar1, {bdf(sid)}, iova)", "assert_dma",
+                                (sid, lo, hi, fn, "dmar1")))
+    pages = [p for p in layout.pages if p.kind in ("bitmap", "link")] or layout.pages
+    for page in rng.sample(pages, min(len(pages), rng.choice((0, 1, 1, 2)))):
+        lo, hi = page.address, page.address + K4
+        claims.append(Claim(f"protects({hx(lo)} .. {hx(hi)})", "protects", ((lo, hi),)))
+    if unit2_maps and rng.random() < 0.5:
+        claims.append(Claim(f"protects({hx(VTD2_TABLES)} .. {hx(VTD2_TABLES + TABLE_REGION)})", "protects",
+                            ((VTD2_TABLES, VTD2_TABLES + TABLE_REGION),)))
+    return claims
+
+
+def translation_world(rng: random.Random, cross: bool = False) -> GeneratedSpec:
     """One to three VMs with EPTs (and RAM, devices), hypervisor memory, often an IOMMU; every
-    translation property and EPT/VT-d assertion is claimed about it."""
+    translation property and EPT/VT-d assertion is claimed about it.
+
+    With ``cross``, the structures of the spec also point into each other (``_cross_entries``):
+    the VMs get MSR and I/O bitmaps and shadow-VMCS pages in their table regions, a second IOMMU
+    unit often joins, and raw entries send EPT and VT-d walks into pages that other structures
+    occupy. Without it, the draws are exactly those of the plain suite (its seeds keep their specs)."""
     n = rng.choice((1, 2, 2, 3))
     maxphyaddr = rng.choice((39, 39, 46))
     vms = tuple(f"v{i}" for i in range(n))
@@ -230,6 +484,11 @@ def translation_world(rng: random.Random) -> GeneratedSpec:
     ept_maps = {vm: _maps(rng, i, n, vtd=False, careful=careful) for i, vm in enumerate(vms)}
     holes = {vm: [f"    hole {hx(3 * G1)} .. {hx(3 * G1 + M2)}"] if rng.random() < 0.2 else [] for vm in vms}
     mbec = {vm: rng.random() < 0.2 for vm in vms}
+    procs = {vm: "activate_secondary_controls" for vm in vms}
+    vmcs_extra: dict[str, list[str]] = {vm: [] for vm in vms}
+    if cross:
+        for i, vm in enumerate(vms):
+            procs[vm], vmcs_extra[vm] = _vmcs_pages(rng, i)
 
     # The IOMMU: each VM's device through its EPT, its own tables or pass-through; host devices.
     unit: list[str] = []
@@ -269,39 +528,65 @@ def translation_world(rng: random.Random) -> GeneratedSpec:
             members = [HOST_DEVICES[1], rng.choice([*(d for ds in devices.values() for d in ds), HOST_DEVICES[0]])]
             groups.append(tuple(sorted(set(members))))
             unit.append(f"  group {{ {', '.join(bdf(s) for s in groups[-1])} }}")
+    unit2: list[str] = []
+    unit2_maps: dict[int, list[str]] = {}
+    if cross and iommu and rng.random() < 0.6:
+        unit2, unit2_maps = _second_unit(rng, vms, devices, ept_maps, careful)
 
-    def render(raw_ept: dict[str, dict[int, int]], raw_vtd: dict[int, int]) -> str:
+    def render(raw_ept: dict[str, dict[int, int]], raw_vtd: dict[int, int], raw_vtd2: dict[int, int]) -> str:
         lines = list(head)
         for i, vm in enumerate(vms):
             base = TABLE_BASES[i]
             lines += [f"vm {vm} {{", f"  ram 0x0 .. {hx(RAM_SIZE)} at {hx(_ram_host(i))}", "", "  ept {",
                       f"    tables in {hx(base)} .. {hx(base + TABLE_REGION)}", *ept_maps[vm], *holes[vm],
                       *(f"    entry at {hx(a)} = {hx(v)}" for a, v in sorted(raw_ept.get(vm, {}).items())), "  }",
-                      "", "  vmcs {", "    proc  = activate_secondary_controls",
-                      "    proc2 = enable_ept" + (" | mode_based_execute_control" if mbec[vm] else ""), "  }"]
+                      "", "  vmcs {", f"    proc  = {procs[vm]}",
+                      "    proc2 = enable_ept" + (" | mode_based_execute_control" if mbec[vm] else ""),
+                      *vmcs_extra[vm], "  }"]
             if devices[vm]:
                 lines.append(f"  devices {{ {', '.join(bdf(s) for s in devices[vm])} }}")
             lines += ["}", ""]
         if unit:
             lines += [*unit, *(f"  entry at {hx(a)} = {hx(v)}" for a, v in sorted(raw_vtd.items())), "}", ""]
+        if unit2:
+            lines += [*unit2, *(f"  entry at {hx(a)} = {hx(v)}" for a, v in sorted(raw_vtd2.items())), "}", ""]
         return "\n".join(lines)
 
     # Lay it out once, then break some of what was laid out.
-    model = analyzed(render({}, {}))
+    model = analyzed(render({}, {}, {}))
+    layout = Layout.of(model) if cross else None
     raw_ept: dict[str, dict[int, int]] = {}
     for i, vm in enumerate(vms):
         memory = build_state(model, vm, iommus=False).state.memory
         base = TABLE_BASES[i]
-        raw_ept[vm] = _raw_words(rng, {a: v for a, v in memory.items() if base <= a < base + TABLE_REGION}, n,
-                                 base, vtd=False)
+        own = ({a & ~0xFFF for a in memory} if layout is None else
+               {p.address for p in layout.pages if p.owner == vm and p.kind == "ept"})  # not its bitmaps
+        raw_ept[vm] = _raw_words(rng, {a: v for a, v in memory.items()
+                                       if base <= a < base + TABLE_REGION and a & ~0xFFF in own}, n, base, vtd=False)
     raw_vtd: dict[int, int] = {}
     if iommu and not careful:
         memory = build_state(model, vms[0]).state.memory
         raw_vtd = _raw_words(rng, {a: v for a, v in memory.items() if VTD_TABLES <= a < VTD_TABLES + TABLE_REGION},
                              n, VTD_TABLES, vtd=True)
-    text = render(raw_ept, raw_vtd)
+    raw_vtd2: dict[int, int] = {}
+    if layout is not None:
+        for vm in vms:
+            if rng.random() < 0.7:
+                raw_ept[vm].update(_cross_entries(rng, layout, vm))
+        for name, raw in (("dmar0", raw_vtd), ("dmar1", raw_vtd2)):
+            if name in model.iommus and rng.random() < 0.7:
+                raw.update(_cross_entries(rng, layout, name))
+    text = render(raw_ept, raw_vtd, raw_vtd2)
     world = GeneratedSpec(text, {}, vms, hypervisor, devices, tuple(groups), iommu, dma_maps)
-    world = world.with_claims(_translation_claims(rng, world, ept_maps))
+    remapped = None
+    if layout is not None and "dmar1" in model.iommus:
+        machine = machine_state(analyzed(text))
+        remapped = {sid for sid in [*(s for ds in devices.values() for s in ds), *HOST_DEVICES]
+                    if select_unit(machine, 0, sid) == 0}
+    claims = _translation_claims(rng, world, ept_maps, remapped)
+    if layout is not None:
+        claims += _cross_claims(rng, world, layout, unit2_maps)
+    world = world.with_claims(claims)
     analyzed(world.text)
     return world
 
@@ -319,7 +604,11 @@ def _around(rng: random.Random, maps: list[str]) -> tuple[int, int]:
     return start, start + rng.choice((K4, M2))
 
 
-def _translation_claims(rng: random.Random, world: GeneratedSpec, maps: dict[str, list[str]]) -> list[Claim]:
+def _translation_claims(rng: random.Random, world: GeneratedSpec, maps: dict[str, list[str]],
+                        remapped: set[int] | None = None) -> list[Claim]:
+    """Every property over the world, and assertions near its maps; DMA assertions only about the
+    devices in ``remapped`` (None: every device, as a single unit remaps them all). About a device
+    another unit remaps, the checker answers unknown ("not modelled"), which compares with nothing."""
     vms = world.vms
     claims = [Claim(f"no_misconfig({vm}.ept)", "no_misconfig_ept", (vm,)) for vm in vms]
     for i, a in enumerate(vms):
@@ -349,11 +638,13 @@ def _translation_claims(rng: random.Random, world: GeneratedSpec, maps: dict[str
             body = f"{'not ' if negate else ''}{fn}({vm}.ept, gpa)"
             claims.append(Claim(f"forall gpa in {hx(lo)} .. {hx(hi)}: {body}", "assert_ept", (vm, lo, hi, fn, negate)))
     if world.iommu:
-        sids = [s for ds in world.devices.values() for s in ds] + list(HOST_DEVICES)
-        for _ in range(rng.randint(0, 2)):
-            if world.dma_maps and rng.random() < 0.7:
-                sid = rng.choice(sorted(world.dma_maps))
-                lo, hi = _around(rng, world.dma_maps[sid])
+        sids = [s for s in [*(s for ds in world.devices.values() for s in ds), *HOST_DEVICES]
+                if remapped is None or s in remapped]
+        dma_maps = {s: m for s, m in world.dma_maps.items() if remapped is None or s in remapped}
+        for _ in range(rng.randint(0, 2 if sids else 0)):
+            if dma_maps and rng.random() < 0.7:
+                sid = rng.choice(sorted(dma_maps))
+                lo, hi = _around(rng, dma_maps[sid])
             else:
                 sid = rng.choice(sids)
                 lo = rng.choice((0, 0, K4, M2, G1, INTR - K4))
@@ -577,5 +868,100 @@ def vmentry_world(rng: random.Random) -> GeneratedSpec:
              *(f"    {k.ljust(width)} = {hx(v)}" for k, v in vmcs.items()), "  }", "}", ""]
     world = GeneratedSpec("\n".join(lines), {}, ("shadow",)).with_claims([Claim("vmentry_valid(shadow)",
                                                                                  "vmentry_valid", ("shadow",))])
+    analyzed(world.text)
+    return world
+
+
+#: ``BASE_VMCS`` as a 32-bit guest with PAE paging: IA-32e mode guest off, EFER.LME and LMA clear,
+#: a 32-bit code segment, CR4.PCIDE clear and addresses below 4 GiB. Without EPT, VM entry reads
+#: its four PDPTEs from memory at GUEST_CR3 ("Checks on Guest Page-Directory-Pointer-Table Entries").
+PAE_VMCS: dict[str, int] = {
+    **BASE_VMCS, "VM_ENTRY_CONTROLS": 0xD1FF, "GUEST_IA32_EFER": 0x801, "GUEST_CS_AR_BYTES": 0xC09B,
+    "GUEST_CR4": 0x35_26E0, "GUEST_RIP": 0x8100_0000, "GUEST_RSP": 0x1000, "GUEST_GDTR_BASE": 0x9000,
+    "GUEST_IDTR_BASE": 0x9800, "GUEST_TR_BASE": 0xA000, "GUEST_GS_BASE": 0x0,
+}
+#: What a VM-entry check may read from memory, in ``vmentry_cross_world``.
+ENTRY_READS = ("msr_load", "vapic", "link", "pae")
+_USE_TPR_SHADOW = 1 << 21
+
+
+def _nonzero_word(rng: random.Random, memory: dict[int, int], page: int, align: int) -> int:
+    """Mostly an address (aligned down to ``align``) of a word the page holds, else any aligned one."""
+    words = [a for a in range(page, page + K4, 8) if memory.get(a)]
+    if words and rng.random() < 0.7:
+        return rng.choice(words) & ~(align - 1)
+    return page + align * rng.randrange(K4 // align)
+
+
+def vmentry_cross_world(rng: random.Random) -> GeneratedSpec:
+    """The shadow-paging VMCS (or its 32-bit PAE form) beside a VM with an EPT, often bitmaps and an
+    IOMMU, where what VM entry reads from memory lies on a page one of those structures occupies:
+    the MSR-load area, VTPR on the virtual-APIC page, the header of the VMCS the link pointer
+    references, the PDPTEs at GUEST_CR3. The processor reads what the structure put there (a VM's
+    state alone would read zeros). Sometimes a raw entry puts a value there that passes the check
+    (a VTPR above the threshold, the VMCS revision identifier); sometimes the page is nobody's."""
+    reads = [r for r in ENTRY_READS if rng.random() < 0.4] or [rng.choice(ENTRY_READS)]
+    vmcs = dict(PAE_VMCS if "pae" in reads else BASE_VMCS)
+    iommu = rng.random() < 0.6
+    proc, extra = _vmcs_pages(rng, 1)
+    maps = _maps(rng, 1, 2, vtd=False)
+    sid = (ASSIGNED_BUS + 1) << 8
+    unit: list[str] = []
+    if iommu:
+        unit = ["iommu dmar0 {", f"  cap  = {hx(IOMMU_CAP)}", f"  ecap = {hx(IOMMU_ECAP)}",
+                f"  tables in {hx(VTD_TABLES)} .. {hx(VTD_TABLES + TABLE_REGION)}", f"  root at {hx(VTD_TABLES)}",
+                f"  device {bdf(sid)} -> domain 1 uses other.ept" if rng.random() < 0.5 else
+                f"  device {bdf(sid)} -> domain 1 {{\n{chr(10).join(_maps(rng, 1, 2, vtd=True))}\n  }}"]
+
+    def render(fields: dict[str, int], raw_ept: dict[int, int], raw_vtd: dict[int, int]) -> str:
+        width = max(len(k) for k in fields)
+        base = TABLE_BASES[1]
+        lines = ["platform skylake_server", "", "vm shadow {", "  vmcs {",
+                 *(f"    {k.ljust(width)} = {hx(v)}" for k, v in fields.items()), "  }", "}", "",
+                 "vm other {", f"  ram 0x0 .. {hx(RAM_SIZE)} at {hx(_ram_host(1))}", "", "  ept {",
+                 f"    tables in {hx(base)} .. {hx(base + TABLE_REGION)}", *maps,
+                 *(f"    entry at {hx(a)} = {hx(v)}" for a, v in sorted(raw_ept.items())), "  }", "",
+                 "  vmcs {", f"    proc  = {proc}", "    proc2 = enable_ept", *extra, "  }"]
+        lines += [f"  devices {{ {bdf(sid)} }}", "}", ""] if iommu else ["}", ""]
+        if unit:
+            lines += [*unit, *(f"  entry at {hx(a)} = {hx(v)}" for a, v in sorted(raw_vtd.items())), "}", ""]
+        return "\n".join(lines)
+
+    model = analyzed(render(vmcs, {}, {}))
+    layout = Layout.of(model)
+    assert model.platform is not None
+    revision = model.platform.caps["IA32_VMX_BASIC"] & 0x7FFF_FFFF
+    targets = [p for p in layout.pages if p.owner != "shadow"]
+    raw: dict[str, dict[int, int]] = {"other": {}, "dmar0": {}}
+
+    def target() -> Page | None:
+        return rng.choice(targets) if rng.random() < 0.9 else None  # None: memory nobody owns
+
+    def put(page: Page | None, address: int, value: int) -> None:
+        """A raw entry on a table page (raw entries may not share a page with a bitmap)."""
+        if page is not None and page.kind in TABLE_KINDS:
+            raw[page.owner][address] = value
+
+    for what in reads:
+        page = target()
+        at = page.address if page is not None else UNOWNED + rng.randrange(4) * K4
+        if what == "msr_load":
+            vmcs["VM_ENTRY_MSR_LOAD_ADDR"] = _nonzero_word(rng, layout.memory, at, 16)
+            vmcs["VM_ENTRY_MSR_LOAD_COUNT"] = rng.choice((1, 1, 2, 3, 4, 16))
+        elif what == "vapic":
+            vmcs["CPU_BASED_VM_EXEC_CONTROL"] |= _USE_TPR_SHADOW
+            vmcs["VIRTUAL_APIC_PAGE_ADDR"] = at
+            vmcs["TPR_THRESHOLD"] = rng.randrange(16)
+            if rng.random() < 0.4:
+                put(page, at + 0x80, rng.choice((0xB7, 0x87, 0x37, 0x07, 0xF7)) | rng.randrange(4) * K4 | at)
+        elif what == "link":
+            vmcs["VMCS_LINK_POINTER"] = at
+            if rng.random() < 0.5:
+                put(page, at, revision | rng.choice((0, 0, 1 << 31)) | layout.memory.get(at, 0) & ~0xFFFF_FFFF)
+        else:
+            vmcs["GUEST_CR3"] = _nonzero_word(rng, layout.memory, at, 32)
+    world = GeneratedSpec(render(vmcs, raw["other"], raw["dmar0"]), {}, ("shadow", "other"), (),
+                          {"shadow": (), "other": (sid,) if iommu else ()}, (), iommu)
+    world = world.with_claims([Claim("vmentry_valid(shadow)", "vmentry_valid", ("shadow",))])
     analyzed(world.text)
     return world

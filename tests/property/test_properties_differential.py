@@ -26,6 +26,10 @@ interpreter:
   I/O-permission bitmap) is asked of ``decide_exit``; an escape is "no exit and no fault first".
 * **vmentry_valid**: ``check_vm_entry`` on the built state (host EFER as the live EFER).
 
+Every walk and check reads one memory with every structure of the spec in it, as the machine does
+(``Oracle``): here no pointer reaches another structure, ``test_properties_cross_structures`` sends
+them there on purpose.
+
 A violation must also come with a counterexample the driver has replayed: a replay the
 interpreter refuses turns the verdict into ``error``, which never equals the expected one.
 
@@ -41,7 +45,7 @@ import random
 import tempfile
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +56,12 @@ from hypothesis import strategies as st
 from tests.property import spec_gen as G
 from tests.property.spec_gen import Claim, ExitEventClaim, GeneratedSpec
 from vmxspec.arch import vtd as VTD_FACTS
-from vmxspec.build.from_model import build_state
 from vmxspec.check.driver import check_spec
 from vmxspec.check.results import CheckOptions, Result, Verdict
 from vmxspec.interp.ept import EptOutcome, translate_gpa
 from vmxspec.interp.exits import decide_exit
 from vmxspec.interp.vmentry import EntryResult, check_vm_entry
-from vmxspec.interp.vtd import DmaOutcome, translate_dma
+from vmxspec.interp.vtd import DmaOutcome, Step, select_unit, translate_dma
 from vmxspec.state import CpuState, State
 
 OPTIONS = CheckOptions(timeout_ms=20_000)
@@ -250,6 +253,26 @@ def _width_limit(state: State, sid: int) -> int:
     raise AssertionError("unreachable")
 
 
+def _zero_stop(o: DmaOutcome) -> Step | None:
+    """The all-zero second-level entry a walk stopped at (None: it did not stop at one)."""
+    last = o.steps[-2] if len(o.steps) > 1 else None
+    return last if last is not None and last.table in _SL_LEVELS and last.values == (0,) else None
+
+
+def _decided_until(memory: dict[int, int], o: DmaOutcome, iova: int) -> int:
+    """The end of the IOVA range from ``iova`` that goes as ``o`` went: past the all-zero entries from
+    the one it stopped at, else to the end of what its last second-level entry covers. (A write
+    through a page of all-zero entries that the read is refused above would otherwise be asked
+    4 KiB at a time.)"""
+    zero = _zero_stop(o)
+    level = _sl_level(o)
+    assert level is not None
+    if zero is not None:
+        assert zero.address is not None
+        return _past_zeros(memory, zero.address, _SL_LEVELS[zero.table], iova)
+    return (iova | _span_of_level(level) - 1) + 1
+
+
 def walk_device(state: State, sid: int, out: DmaWalks) -> None:
     first = translate_dma(state, sid, 0, "read")
     out.note(first)
@@ -269,10 +292,8 @@ def walk_device(state: State, sid: int, out: DmaWalks) -> None:
             iova = INTR_END
             continue
         outcomes = {"read": translate_dma(state, sid, iova, "read")}
-        last = outcomes["read"].steps[-2] if len(outcomes["read"].steps) > 1 else None
-        zero = last is not None and last.table in _SL_LEVELS and last.values == (0,)
-        if not zero:  # a read that stops at an all-zero entry tells what a write does: it stops there too
-            outcomes["write"] = translate_dma(state, sid, iova, "write")
+        if _zero_stop(outcomes["read"]) is None:  # a read that stops at an all-zero entry tells what a write
+            outcomes["write"] = translate_dma(state, sid, iova, "write")  # does: it stops there too
         for o in outcomes.values():
             out.note(o)
         if any(o.result == "fault" and o.rule == "DMA-ADDR-WIDTH" for o in outcomes.values()):
@@ -282,11 +303,8 @@ def walk_device(state: State, sid: int, out: DmaWalks) -> None:
         if all(level is None for level in levels):  # pass-through: the identity up to the width
             assert all(o.ok and o.translation == "pass-through" for o in outcomes.values()), outcomes
             end = _width_limit(state, sid)
-        elif zero:
-            assert last is not None and last.address is not None
-            end = _past_zeros(state.memory, last.address, _SL_LEVELS[last.table], iova)
         else:
-            end = (iova | min(_span_of_level(lv) for lv in levels if lv is not None) - 1) + 1
+            end = min(_decided_until(state.memory, o, iova) for o in outcomes.values() if _sl_level(o) is not None)
         if iova < INTR_START < end:
             end = INTR_START
         for o in outcomes.values():
@@ -301,15 +319,36 @@ def walk_device(state: State, sid: int, out: DmaWalks) -> None:
         iova = end
 
 
-def walk_unit(state: State) -> DmaWalks:
-    """Every bus, every device function of a bus whose root entry is usable, every IOVA."""
+def _scope_sids(scope: tuple[str, ...]) -> list[int]:
+    """The source ids of a unit's device scope, as the builder writes it ("BB:DD.F" endpoints)."""
+    out = []
+    for entry in scope:
+        bus, _, rest = entry.partition(":")
+        device, _, function = rest.partition(".")
+        out.append(int(bus, 16) << 8 | int(device, 16) << 3 | int(function))
+    return out
+
+
+def walk_unit(state: State, index: int = 0) -> DmaWalks:
+    """Every request of every device that unit ``index`` remaps, every IOVA: the devices of its
+    scope; for a unit without scope (it remaps what no other unit claims), every bus and every
+    device function of a bus whose root entry is usable."""
     out = DmaWalks()
+    unit = state.iommus[index]
+    if unit.scope:
+        for sid in _scope_sids(unit.scope):
+            walk_device(state, sid, out)
+        return out
+    claimed = {sid for other in state.iommus if other is not unit for sid in _scope_sids(other.scope)}
     for bus in range(256):
-        probe = translate_dma(state, bus << 8, 0, "read")
+        mine = [devfn for devfn in range(256) if bus << 8 | devfn not in claimed]
+        if not mine:
+            continue
+        probe = translate_dma(state, bus << 8 | mine[0], 0, "read")
         out.note(probe)
         if not any(s.table == "context table" for s in probe.steps):
             continue  # the root entry (or the unit) refuses every request on this bus
-        for devfn in range(256):
+        for devfn in mine:
             walk_device(state, bus << 8 | devfn, out)
     return out
 
@@ -368,36 +407,67 @@ def escapes(state: State, e: ExitEventClaim) -> bool:
 # -- the oracle -----------------------------------------------------------------------------------------
 
 class Oracle:
-    """The verdict of every claim of a generated spec, from its definition and interpreter answers."""
+    """The verdict of every claim of a generated spec, from its definition and interpreter answers.
+
+    Every walk reads the machine's memory: each VM's build (its EPT, bitmaps and raw entries) and
+    the IOMMUs' tables merged into one (``spec_gen.machine_state``), since an EPT or VT-d entry, an
+    MSR-load area or a VMCS pointer may point at a page another structure occupies, and the
+    processor reads what is there (``test_properties_cross_structures`` generates such specs).
+    ``spec_gen.Unlayable`` when two structures write one word differently."""
 
     def __init__(self, world: GeneratedSpec) -> None:
         self.world = world
         self.model = G.analyzed(world.text)
+        self._builds: dict[str | None, State] | None = None
+        self._machine: State | None = None
         self._ept: dict[str, EptWalks] = {}
-        self._dma: DmaWalks | None = None
+        self._dma: dict[str, DmaWalks] = {}
+
+    def builds(self) -> dict[str | None, State]:
+        if self._builds is None:
+            self._builds = G.builds(self.model)
+        return self._builds
+
+    def machine(self) -> State:
+        if self._machine is None:
+            self._machine = G.machine_state(self.model, self.builds())
+        return self._machine
 
     def state(self, vm: str) -> State:
-        return build_state(self.model, vm).state
+        """The VM's VMCS over the machine's memory and IOMMUs."""
+        machine = self.machine()
+        return replace(self.builds()[vm], memory=machine.memory, iommus=machine.iommus)
 
     def ept(self, vm: str) -> EptWalks:
         if vm not in self._ept:
             state = self.state(vm)
-            assert not set(state.vmcs) & {"MSR_BITMAP", "IO_BITMAP_A", "VMCS_LINK_POINTER", "PML_ADDRESS"}
             proc2 = state.vmcs.get("SECONDARY_VM_EXEC_CONTROL", 0)
             self._ept[vm] = walk_ept(state, bool(proc2 & 1 << 22))
         return self._ept[vm]
 
-    def dma(self) -> DmaWalks:
-        if self._dma is None:
-            states = [self.state(vm) for vm in self.world.vms]
-            memory: dict[int, int] = {}
-            for s in states:
-                for address, value in s.memory.items():
-                    assert memory.setdefault(address, value) == value
-            base = states[0]
-            self._dma = walk_unit(State(caps=base.caps, maxphyaddr=base.maxphyaddr, memory=memory,
-                                        iommus=base.iommus))
-        return self._dma
+    def unit_index(self, unit: str) -> int:
+        return list(self.model.iommus).index(unit)
+
+    def dma(self, unit: str = "dmar0") -> DmaWalks:
+        if unit not in self._dma:
+            self._dma[unit] = walk_unit(self.machine(), self.unit_index(unit))
+        return self._dma[unit]
+
+    def remaps(self, unit: str, sid: int) -> bool:
+        return select_unit(self.machine(), 0, sid) == self.unit_index(unit)
+
+    def structures(self) -> list[Span]:
+        """The pages VMCS fields point at: the bitmaps and the shadow VMCS (docs/language.md,
+        ``dma_isolated``: "a VMCS or a bitmap"). The generators set no other pointer field."""
+        out = []
+        for vm in self.world.vms:
+            vmcs = self.builds()[vm].vmcs
+            assert not set(vmcs) & {"EPTP_LIST_ADDRESS", "PML_ADDRESS", "POSTED_INTR_DESC_ADDR"}, vmcs
+            for name in G.VMCS_PAGES:
+                address = vmcs.get(name)
+                if address is not None and address != G.NO_LINK:
+                    out.append((address & ~0xFFF, (address & ~0xFFF) + 4096))
+        return out
 
     def ram(self, vm: str) -> list[Span]:
         out = []
@@ -441,23 +511,25 @@ class Oracle:
 
     # -- VT-d: "no_misconfig", "dma_isolated", the IOMMU forms of the assertion functions --
 
-    def _no_misconfig_iommu(self) -> bool:
-        return not self.dma().misconfigured
+    def _no_misconfig_iommu(self, unit: str = "dmar0") -> bool:
+        return not self.dma(unit).misconfigured
 
-    def _assert_dma(self, sid: int, lo: int, hi: int, fn: str) -> bool:
-        device = self.dma().devices.get(sid)
+    def _assert_dma(self, sid: int, lo: int, hi: int, fn: str, unit: str = "dmar0") -> bool:
+        device = self.dma(unit).devices.get(sid)
         return device is not None and device.covered(lo, hi, fn)
 
-    def _dma_isolated(self) -> bool:
-        walks, vms = self.dma(), self.world.vms
+    def _dma_isolated(self, unit: str = "dmar0") -> bool:
+        walks, vms = self.dma(unit), self.world.vms
         owners: dict[int, list[str]] = {}
         for vm in vms:
             for sid in self.world.devices[vm]:
-                owners.setdefault(sid, []).append(vm)
+                if self.remaps(unit, sid):
+                    owners.setdefault(sid, []).append(vm)
         rams = {vm: self.ram(vm) for vm in vms}
         everyone_ram = [s for spans in rams.values() for s in spans]
-        forbidden = ([(p, p + 4096) for p in walks.tables]
-                     + [(p, p + 4096) for vm in vms for p in self.ept(vm).tables] + list(self.world.hypervisor))
+        tables = walks.tables.union(*(self.dma(other).tables for other in self.model.iommus if other != unit),
+                                    *(self.ept(vm).tables for vm in vms))
+        forbidden = [(p, p + 4096) for p in tables] + self.structures() + list(self.world.hypervisor)
         for sid, device in walks.devices.items():
             reach = device.reach()
             mine = owners.get(sid, [])
@@ -472,7 +544,8 @@ class Oracle:
             found = walks.devices.get(sid)
             return set(owners.get(sid, [])) or ({"host"} if found is not None and found.reach() else set())
 
-        together = [list(g) for g in self.world.groups] + [[sid] for sid in owners]
+        groups = [[b.source_id for b in g] for g in self.model.iommus[unit].groups]
+        together = [[s for s in g if self.remaps(unit, s)] for g in groups] + [[sid] for sid in owners]
         by_did: dict[int, list[int]] = {}
         for sid, device in walks.devices.items():
             if device.did is not None:
@@ -483,14 +556,14 @@ class Oracle:
     # -- exits and VM entry --
 
     def _exits(self, *events: ExitEventClaim) -> bool:
-        state = build_state(self.model, "g").state
-        return not any(escapes(state, e) for e in events)
+        return not any(escapes(self.state("g"), e) for e in events)
 
     def entry(self, vm: str) -> EntryResult:
-        """The VM-entry checks on the built state, run by a processor whose EFER is the one the host
-        state restores (docs/language.md, ``vmentry_valid``)."""
-        state = build_state(self.model, vm, iommus=False).state
-        state.cpu.efer = state.vmcs["HOST_IA32_EFER"]
+        """The VM-entry checks on the VM's VMCS over the machine's memory (the MSR-load area, VTPR,
+        the linked VMCS and the PDPTEs are read from whatever occupies their pages), run by a
+        processor whose EFER is the one the host state restores (docs/language.md, ``vmentry_valid``)."""
+        state = self.state(vm)
+        state.cpu = replace(state.cpu, efer=state.vmcs["HOST_IA32_EFER"])
         return check_vm_entry(state)
 
     def _vmentry_valid(self, vm: str) -> Verdict:

@@ -423,3 +423,43 @@ def test_raw_entries_are_written_verbatim_and_nothing_is_placed_over_them(tmp_pa
     pinned = RAW.replace("proc2 = enable_ept", "proc2 = enable_ept\n    MSR_BITMAP = 0x4000_3000")
     err = _build_error(pinned, tmp_path)
     assert "raw entries would share the page at 0x40003000" in err.diagnostics[0].message
+
+
+RAW_OVER_VTD = """
+platform skylake_server
+vm v {
+  ept {
+    tables in 0x8000_0000 .. 0x8000_4000
+    root at 0x8000_0000
+    pte at 0x8600_0000 = {value}  # the word the unit's root entry for bus 0 occupies
+  }
+  vmcs {
+    proc  = activate_secondary_controls
+    proc2 = enable_ept
+  }
+}
+iommu dmar0 {
+  cap  = 0x00d2_008c_4066_0462
+  ecap = 0x00f0_50da
+  tables in 0x8600_0000 .. 0x8610_0000
+  root at 0x8600_0000
+  device 0000:00:01.0 -> domain 1 {
+    map 0x0 .. 0x1000 -> 0x1_0000_0000 rw
+  }
+}
+"""
+
+
+def test_a_raw_entry_that_another_structure_overwrites_is_a_layout_error(tmp_path: Path) -> None:
+    """The unit's tables are laid out after the VM's raw entries; a raw word they would overwrite
+    with another value is refused rather than silently lost. The same value is no conflict."""
+    built = build_state(_model(RAW_OVER_VTD.replace("{value}", "0x9"), tmp_path), iommus=False)
+    assert built.state.memory[0x8600_0000] == 0x9
+    err = _build_error(RAW_OVER_VTD.replace("{value}", "0x9"), tmp_path)
+    assert err.diagnostics[0].code == "build-layout" and "0x86000000" in err.diagnostics[0].message
+    without = RAW_OVER_VTD.replace("    pte at 0x8600_0000 = {value}  # the word the unit's root entry for bus 0 "
+                                   "occupies\n", "")
+    context = build_state(_model(without, tmp_path), iommus=True).state.memory[0x8600_0000]
+    assert context & 1
+    agreeing = build_state(_model(RAW_OVER_VTD.replace("{value}", hex(context)), tmp_path), iommus=True)
+    assert agreeing.state.memory[0x8600_0000] == context

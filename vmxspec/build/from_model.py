@@ -174,6 +174,8 @@ class _Builder:
         self.memory.raw_pages = {e.address & ~(_PAGE - 1) for e in raw}
         self.derived: list[str] = []
         self.state = State()
+        #: Every word a raw entry wrote: address -> (value, the entry), checked once all is built.
+        self.raw_words: dict[int, tuple[int, RawEntry]] = {}
 
     def platform(self) -> None:
         p = self.model.platform
@@ -247,7 +249,21 @@ class _Builder:
             value = entry.value
             words = 1 if entry.size == 8 else 4 if value >> 128 else 2
             for i in range(words):
-                self.memory.words[entry.address + 8 * i] = value >> 64 * i & (1 << 64) - 1
+                word = value >> 64 * i & (1 << 64) - 1
+                self.memory.words[entry.address + 8 * i] = word
+                self.raw_words[entry.address + 8 * i] = (word, entry)
+
+    def check_raw_words(self) -> None:
+        """A raw entry wins over its own structure's generated words, but another structure's
+        tables (an IOMMU's, built after the VM's) or another raw entry may later write the same
+        word. Silently keeping either value would check a state the spec does not describe, so a
+        word two structures disagree on is a layout error."""
+        for address, (word, entry) in self.raw_words.items():
+            final = self.memory.words.get(address, 0)
+            if final != word:
+                raise _error("build-layout", f"the raw entry at {entry.address:#x} writes {word:#x} to the word at "
+                             f"{address:#x}, which another structure's tables or raw entries set to {final:#x}",
+                             entry.span)
 
     def _suppress_ve(self, paging: Paging, eptp: int) -> None:
         """Bit 63 in every leaf of the maps marked ``suppress_ve`` (the table builder does not set it)."""
@@ -413,6 +429,7 @@ def build_state(model: Model, vm: str | None = None, *, iommus: bool = True) -> 
         builder.vm(chosen)
     if iommus:
         builder.iommus()
+    builder.check_raw_words()
     builder.state.memory = dict(sorted(builder.memory.words.items()))
     return Built(builder.state, chosen.name if chosen is not None else None, tuple(builder.derived))
 
