@@ -192,15 +192,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     from vmxspec.report.check_text import print_reports, reports_json
     from vmxspec.report.console import make_console
 
+    if args.jobs < 0:
+        _print_error("--jobs must be 0 (one per CPU) or a positive number of processes", "usage")
+        return EXIT_ERROR
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         for path in missing:
             _print_error("no such file or directory", "io-error", path)
         return EXIT_ERROR
-    options = CheckOptions(timeout_ms=int(args.timeout * 1000), rlimit=args.rlimit)
+    options = CheckOptions(timeout_ms=int(args.timeout * 1000), rlimit=args.rlimit, explain=args.explain)
     reports = check_paths(args.paths, options, jobs=args.jobs, bundle_dir=args.bundle_dir)
     if args.format == "json":
         print(json.dumps(reports_json(reports), indent=2))
+    elif args.format == "sarif":
+        from vmxspec.report.check_sarif import reports_sarif
+
+        print(json.dumps(reports_sarif(reports), indent=2))
+    elif args.format == "junit":
+        from vmxspec.report.check_junit import reports_junit
+
+        print(reports_junit(reports))
     else:
         print_reports(make_console(sys.stdout), reports)
     verdicts = [r.verdict for report in reports for r in report.results]
@@ -472,10 +483,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser("check", help="check every prove statement of the specs (directories recursively)")
     chk.add_argument("paths", nargs="+", metavar="PATH")
-    chk.add_argument("--format", choices=("text", "json"), default="text")
+    chk.add_argument("--format", choices=("text", "json", "sarif", "junit"), default="text",
+                     help="text for people; json, sarif (SARIF 2.1.0) or junit (JUnit XML) for CI")
     chk.add_argument("--timeout", type=float, default=30.0, help="seconds per solver call (default 30)")
     chk.add_argument("--rlimit", type=int, default=300_000_000, help="solver resource limit per call")
-    chk.add_argument("--jobs", type=int, default=1, help="check spec files in N parallel processes")
+    chk.add_argument("--jobs", type=int, default=1,
+                     help="check obligations (one per prove) in N parallel processes; 0: one per CPU "
+                          "(default 1: in this process)")
+    chk.add_argument("--explain", action="store_true",
+                     help="for proofs, the spec lines they depend on; for violations, a counterexample that "
+                          "changes as few open values as possible")
     chk.add_argument("--bundle-dir", default=".vmxspec/bundles",
                      help="where reproduction bundles of internal errors are written")
     chk.set_defaults(func=cmd_check)

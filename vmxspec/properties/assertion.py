@@ -28,6 +28,13 @@ A violation is replayed by the driver. Its expectation always carries the claim 
 (``expect["assertion"]``, evaluated concretely by ``check.assert_eval``, which asks the reference
 interpreter for every translation); when the failing body is one translation, the counterexample
 also asks the interpreter the single ``ept`` or ``dma`` question at the witness address.
+
+``--explain``: once a proof stands, the claim is lowered again with every given field a variable
+pinned by a tracked fact (its spec line) and every translation a variable pinned, map line by map
+line, to the runs the tables give over that line's range; the assumptions and open fields'
+domains are tracked too, and the minimal unsat core's sources are the lines the proof depends on
+(an intercept list the claim reads is listed whenever it is read: it reaches the solver as a
+constant set). A violation's model moves the fewest open fields off their defaults.
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ from vmxspec.build.from_model import FORMAT, Built, state_document
 from vmxspec.check.assert_eval import Evaluator as ConcreteEvaluator
 from vmxspec.check.assert_eval import NotEvaluable, evaluate, expr_to_json
 from vmxspec.check.results import Counterexample, Outcome, Verdict
+from vmxspec.diagnostics import NOWHERE, Span
 from vmxspec.properties import PropertyContext, register
+from vmxspec.properties.exits import counterexample_details, default_of, fact_spans, unique_lines
 from vmxspec.sema.expressions import (
     Apply,
     BitmapRef,
@@ -75,6 +84,7 @@ from vmxspec.symbolic.reach.open_values import (
     smallest,
 )
 from vmxspec.symbolic.reach.world import World, WorldError
+from vmxspec.symbolic.solver import Assumption as Tracked
 from vmxspec.symbolic.solver import Proved, Unknown, Vacuous, prove
 
 _DOC = """`prove CONDITION`: the condition holds for every value the spec leaves open (within its
@@ -144,7 +154,8 @@ class _Env:
     """What the claim's names mean (the module docstring); records what the claim used. ``model``
     has its table values pinned (one combination); its open VMCS fields are ``opened``."""
 
-    def __init__(self, model: Model, world: World, opened: dict[tuple[str, str], _OpenField]) -> None:
+    def __init__(self, model: Model, world: World, opened: dict[tuple[str, str], _OpenField],
+                 explain: bool = False) -> None:
         self.model = model
         self.world = world
         self.opened = opened
@@ -152,6 +163,11 @@ class _Env:
         self.eptvms: set[str] = set()
         self.units: set[str] = set()
         self.undefined = 0
+        #: With ``explain``: the tracked facts the claim's given values stand on (module docstring),
+        #: and the lines of what reaches the solver as a constant (intercept lists).
+        self.explain = explain
+        self.facts: dict[str, Tracked] = {}
+        self.constants: list[Span] = []
 
     def _vm(self, name: str, node: Expr) -> str:
         if name not in self.model.vms:
@@ -169,6 +185,11 @@ class _Env:
         value = self.world.vm_state(vm).state.vmcs.get(ref.field)
         if value is None:
             raise LoweringError(f"{vm}'s {ref.field} is not set by the spec", ref)
+        if self.explain:
+            var = ir.var(f"{vm}.{ref.field}@spec", width)
+            span = fact_spans(self.model.vms[vm], addresses_move=False).get(("field", ref.field), NOWHERE)
+            self.facts.setdefault(var.name, Tracked(ir.eq(var, ir.bv(value, width)), span))
+            return var
         return ir.bv(value, width)
 
     def bitmap(self, ref: BitmapRef) -> IntervalSet:
@@ -179,6 +200,8 @@ class _Env:
         values = getattr(self.model.vms[vm].vmcs.intercepts, ref.bitmap, None)
         if not isinstance(values, IntervalSet):
             raise LoweringError(f"{vm}'s VMCS gives no {ref.bitmap} intercept list", ref)
+        if self.explain:
+            self.constants.append(self.model.vms[vm].vmcs.intercepts.spans.get(ref.bitmap, NOWHERE))
         return values
 
     def apply(self, node: Apply, lower: Callable[[Expr], Lowered]) -> Lowered:
@@ -225,7 +248,9 @@ class _Env:
                            "writable": bool(run.perms & A.W), "executable": bool(run.perms & A.X)}
                 if allowed[node.function]:
                     runs.append((run.start, run.end, run.hpa))
-        return self._result(node, gpa, runs)
+        paging = self.model.vms[vm].ept
+        lines = [(m.start, m.end, m.span) for m in paging.maps] if paging is not None else []
+        return self._result(node, gpa, runs, lines, paging.span if paging is not None else NOWHERE)
 
     def _dma(self, node: Apply, unit_name: str, bdf: tuple[int, int, int, int], address: Lowered) -> Lowered:
         if unit_name not in self.model.iommus:
@@ -249,17 +274,31 @@ class _Env:
                 raise NotModelled(f"{unit_name}'s translation for the device ({', '.join(device.unmodelled)})")
             need = {"translates": 3, "target": 3, "readable": 1, "writable": 2}[node.function]
             runs = [(r.start, r.end, r.hpa) for r in device.plain.runs if r.perms & need]
-        return self._result(node, iova, runs)
+        return self._result(node, iova, runs, [], self.model.iommus[unit_name].span)
 
-    def _result(self, node: Apply, address: ir.Term, runs: list[tuple[int, int, int]]) -> ir.Term:
+    def _result(self, node: Apply, address: ir.Term, runs: list[tuple[int, int, int]],
+                lines: list[tuple[int, int, Span]], rest: Span) -> ir.Term:
+        """The translation as a term over ``address``; with ``explain``, a variable pinned to it by
+        one tracked fact per line of ``lines`` (over that line's range) and one for the rest."""
         if node.function != "target":
-            return ir.or_(*(ir.in_range(address, lo, hi) for lo, hi, _ in runs))
+            value: ir.Term = ir.or_(*(ir.in_range(address, lo, hi) for lo, hi, _ in runs))
+        else:
+            self.undefined += 1
+            value = ir.var(f"target?{self.undefined}", DEFAULT_WIDTH, node.span)
+            for lo, hi, hpa in reversed(runs):
+                shifted = ir.add(ir.sub(address, ir.bv(lo, DEFAULT_WIDTH)), ir.bv(hpa, DEFAULT_WIDTH))
+                value = ir.ite(ir.in_range(address, lo, hi), shifted, value)
+        if not self.explain:
+            return value
         self.undefined += 1
-        value: ir.Term = ir.var(f"target?{self.undefined}", DEFAULT_WIDTH, node.span)
-        for lo, hi, hpa in reversed(runs):
-            shifted = ir.add(ir.sub(address, ir.bv(lo, DEFAULT_WIDTH)), ir.bv(hpa, DEFAULT_WIDTH))
-            value = ir.ite(ir.in_range(address, lo, hi), shifted, value)
-        return value
+        name = f"{node.function}?{self.undefined}@spec"
+        stand_in = ir.bool_var(name) if value.sort == ir.BOOL else ir.var(name, value.width)
+        inside = []
+        for i, (lo, hi, span) in enumerate(lines):
+            inside.append(ir.in_range(address, lo, hi))
+            self.facts[f"{name}#{i}"] = Tracked(ir.implies(inside[-1], ir.eq(stand_in, value)), span)
+        self.facts[f"{name}#rest"] = Tracked(ir.implies(ir.not_(ir.or_(*inside)), ir.eq(stand_in, value)), rest)
+        return stand_in
 
 
 class _Lowerer(Lowerer):
@@ -300,6 +339,9 @@ class _Claim:
     assumptions: list[ir.Term]
     witness: dict[str, ir.Term]
     opened: dict[tuple[str, str], _OpenField]
+    #: The table values it was built with, and where each assumption is written (``--explain``).
+    tables: dict[tuple[object, ...], int] | None = None
+    sources: tuple[Span, ...] = ()
 
 
 @register("assert", "a user assertion (prove CONDITION) holds for every open value", _DOC)
@@ -322,6 +364,7 @@ def check(ctx: PropertyContext) -> Outcome:
                        reason=f"not-modelled: {found.unknown}")
     pending: Outcome | None = None
     last: Outcome | None = None
+    depends_on: list[Span] = [s.value.span for s in found.relevant]  # --explain: they are enumerated
     for values in found.combinations:
         claim = _lower(ctx, values)
         outcome = claim if isinstance(claim, Outcome) else _solve(ctx, claim, describe_choice(found.relevant, values))
@@ -330,22 +373,25 @@ def check(ctx: PropertyContext) -> Outcome:
         if outcome.verdict is not Verdict.PROVED:
             pending = pending or outcome
         last = outcome
+        depends_on.extend(outcome.depends_on)
     if pending is not None:
         return pending
     assert last is not None
     whats = ", ".join(s.what for s in found.relevant)
     return Outcome(Verdict.PROVED, f"{last.message}, for each of the {len(found.combinations)} choices of {whats}",
-                   details={"choices": len(found.combinations)})
+                   details={"choices": len(found.combinations)},
+                   depends_on=unique_lines(depends_on) if ctx.options.explain else ())
 
 
-def _lower(ctx: PropertyContext, tables: dict[tuple[object, ...], int]) -> _Claim | Outcome:
-    """The claim over the tables built with ``tables``, the open VMCS fields as variables."""
+def _lower(ctx: PropertyContext, tables: dict[tuple[object, ...], int], explain: bool = False) -> _Claim | Outcome:
+    """The claim over the tables built with ``tables``, the open VMCS fields as variables (with
+    ``explain``, the given values as tracked variables too: the module docstring)."""
     proof = ctx.proof
     assert isinstance(proof, AssertionProof)
     tabled = pin_tables(ctx.model, tables)
     model, opened = _pin(tabled)
     world = World(model)
-    env = _Env(tabled, world, opened)
+    env = _Env(tabled, world, opened, explain)
     lowerer = _Lowerer(env)
     bound, body = _skolemise(proof.claim)
     try:
@@ -371,7 +417,7 @@ def _lower(ctx: PropertyContext, tables: dict[tuple[object, ...], int]) -> _Clai
         return Outcome(Verdict.ERROR, f"cannot check the assertion: {exc}", reason="lowering")
     except WorldError as exc:
         return Outcome(Verdict.ERROR, f"cannot build the spec's state: {exc}", reason="build")
-    return _Claim(env, world, body, goal, assumptions, witness, opened)
+    return _Claim(env, world, body, goal, assumptions, witness, opened, tables, tuple(a.span for a in sources))
 
 
 def _solve(ctx: PropertyContext, claim: _Claim, tables: dict[str, int]) -> Outcome:
@@ -379,11 +425,16 @@ def _solve(ctx: PropertyContext, claim: _Claim, tables: dict[str, int]) -> Outco
     goal, assumptions, opened, witness = claim.goal, list(claim.assumptions), claim.opened, claim.witness
     used = set(ir.free_vars(goal, *assumptions))
     assumptions.extend(f.constraint() for f in opened.values() if f.variable() in used)
-    verdict = prove(goal, assumptions, timeout_ms=ctx.options.timeout_ms, rlimit=ctx.options.rlimit)
+    prefer = {ir.var(f.name, f.width): default_of(f.value, f.width) for f in opened.values()
+              if f.variable() in used} if ctx.options.explain else None
+    verdict = prove(goal, assumptions, timeout_ms=ctx.options.timeout_ms, rlimit=ctx.options.rlimit, prefer=prefer)
     in_goal = set(ir.free_vars(goal))
     free = sorted({*witness, *(f.name for f in opened.values() if f.variable() in in_goal)})
     if isinstance(verdict, Proved):
         over = f" for every value of {', '.join(free)}" if free else ""
+        if ctx.options.explain:
+            depends_on, notes = _explained(ctx, claim)
+            return Outcome(Verdict.PROVED, f"the assertion holds{over}", depends_on=depends_on, details=notes)
         return Outcome(Verdict.PROVED, f"the assertion holds{over}")
     if isinstance(verdict, Vacuous):
         return Outcome(Verdict.VACUOUS, "the assumptions cannot all hold: the assertion is vacuously true",
@@ -394,7 +445,30 @@ def _solve(ctx: PropertyContext, claim: _Claim, tables: dict[str, int]) -> Outco
     values = {var.name: value for var, value in verdict.model.items()}
     chosen = {name: values[name] for name in witness if name in values}
     fields = {f: values[f.name] for f in opened.values() if f.name in values}
-    return _counterexample(ctx, claim.env, claim.world, claim.body, chosen, fields, tables)
+    outcome = _counterexample(ctx, claim.env, claim.world, claim.body, chosen, fields, tables)
+    if ctx.options.explain and outcome.verdict is Verdict.VIOLATED:
+        changed = {f.name: v for f, v in fields.items() if v != default_of(f.value, f.width)}
+        outcome.details["counterexample"] = counterexample_details(changed, verdict.minimal)
+    return outcome
+
+
+def _explained(ctx: PropertyContext, claim: _Claim) -> tuple[tuple[Span, ...], dict[str, object]]:
+    """``--explain`` for a proof: the claim lowered again with tracked facts (module docstring),
+    and the lines of the minimal unsat core's sources."""
+    assert claim.tables is not None
+    tracked = _lower(ctx, claim.tables, explain=True)
+    if isinstance(tracked, Outcome):
+        return (), {"explain_notes": [f"the claim cannot be lowered with its facts tracked: {tracked.message}"]}
+    facts = [Tracked(term, span) for term, span in zip(tracked.assumptions, tracked.sources, strict=True)]
+    facts.extend(tracked.env.facts.values())
+    used = set(ir.free_vars(tracked.goal, *(f.term for f in facts)))
+    facts.extend(Tracked(f.constraint(), tracked.env.model.vms[f.vm].vmcs.fields[f.field].span)
+                 for f in tracked.opened.values() if f.variable() in used)
+    verdict = prove(tracked.goal, facts, timeout_ms=ctx.options.timeout_ms, rlimit=ctx.options.rlimit, explain=True)
+    if not isinstance(verdict, Proved) or verdict.core is None:
+        return (), {"explain_notes": [f"the unsat core could not be computed ({verdict.status})"]}
+    spans = [*tracked.env.constants, *(a.source for a in verdict.core if isinstance(a.source, Span))]
+    return unique_lines(spans), {}
 
 
 def _counterexample(ctx: PropertyContext, env: _Env, world: World, body: Expr, chosen: dict[str, int],

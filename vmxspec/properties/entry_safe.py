@@ -20,6 +20,13 @@ Decisions:
 * A definition wider than its field keeps its low bits, as VMWRITE does.
 * Anything that cannot be lowered (a bitmap or function in a value, another VM's field) makes the
   verdict unknown ("not-modelled"), never proved.
+
+With ``--explain``, a proof is asked again with vmcs01's given fields as variables pinned by
+tracked equalities and every vmcs02 definition, bound and assumption tracked; ``depends_on`` lists
+the lines of the minimal core's facts, and always the platform and the ``vmcs12`` line, whose
+capabilities the two VM-entry checks read as constants. A violation moves the fewest open values
+(vmcs12's fields, vmcs01's open fields) off their defaults (vmcs12's controls: the bits the bound
+requires; anything else 0, or the lowest value its domain admits).
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from vmxspec.arch.presets import PRESETS
 from vmxspec.arch.rules import BY_ID as RULES
 from vmxspec.build.from_model import BuildError, Built, build_state, state_document
 from vmxspec.check.results import Counterexample, Outcome, Verdict
+from vmxspec.diagnostics import NOWHERE, Span
 from vmxspec.properties import PropertyContext, register
+from vmxspec.properties.exits import counterexample_details, fact_spans, unique_lines
 from vmxspec.properties.vmentry_valid import pin_open_fields
 from vmxspec.sema.expressions import (
     Apply,
@@ -48,7 +57,7 @@ from vmxspec.sema.expressions import (
 from vmxspec.sema.intervals import IntervalSet
 from vmxspec.sema.lower import Lowered, Lowerer, LoweringError, as_term
 from vmxspec.sema.model import Nested, PropertyProof, Vm, Vmcs12Bounds
-from vmxspec.symbolic.vmentry.nested import VMCS12_PREFIX, Vmcs12View, check_entry_safe
+from vmxspec.symbolic.vmentry.nested import VMCS12_PREFIX, Vmcs12View, check_entry_safe, explain_entry_safe
 from vmxspec.symbolic.vmentry.spec_check import OpenField
 
 _PROC, _PROC2 = ControlField.PROC.vmcs_field, ControlField.PROC2.vmcs_field
@@ -56,6 +65,7 @@ _ACTIVATE_SECONDARY_BIT = 31
 _BITMAPS = frozenset({"msr_bitmap", "io_bitmap", "vmread_bitmap", "vmwrite_bitmap"})
 _VMCS01_PREFIX = "vmcs01."
 _UNSET_PREFIX = "vmcs01.unset."
+_GIVEN_PREFIX = "vmcs01.given."
 
 
 class _Env:
@@ -64,11 +74,15 @@ class _Env:
     ``vmcs01.unset.NAME`` where the spec does not set them. ``proc2`` of vmcs01 and vmcs12 is the
     secondary controls in effect (0 unless activated), as the language defines it."""
 
-    def __init__(self, vm: Vm, built: Built, opened: Mapping[str, OpenField]) -> None:
+    def __init__(self, vm: Vm, built: Built, opened: Mapping[str, OpenField], track: bool = False) -> None:
         self.vm = vm
         self.built = built
         self.opened = opened
         self.unset: set[str] = set()
+        #: With ``track`` (``--explain``): vmcs01's given fields are variables ``vmcs01.given.NAME``,
+        #: each pinned to its value by a fact the caller tracks (name -> (variable, value)).
+        self.track = track
+        self.given: dict[str, tuple[ir.Var, int]] = {}
 
     def field(self, ref: FieldRef) -> ir.Term:
         role = ref.vmcs.role
@@ -94,6 +108,10 @@ class _Env:
         if value is None:
             self.unset.add(name)
             return ir.var(_UNSET_PREFIX + name, bits)
+        if self.track:
+            var = ir.var(_GIVEN_PREFIX + name, bits)
+            self.given[name] = (var, value)
+            return var
         return ir.bv(value, bits)
 
     def bitmap(self, ref: BitmapRef) -> IntervalSet:
@@ -188,29 +206,21 @@ def check(ctx: PropertyContext) -> Outcome:
     if platform.cpu.efer is None and "HOST_IA32_EFER" in platform.vmcs:
         platform.cpu.efer = platform.vmcs["HOST_IA32_EFER"]
     env = _Env(vm, built, opened)
-    lowerer = Lowerer(env)
     try:
-        vmcs02: dict[str, ir.Term] = {}
-        for name, definition in nested.vmcs02.items():
-            if name in _BITMAPS:
-                continue
-            bits = _bits(name, definition.expr)
-            value = lowerer.lower(definition.expr)
-            vmcs02[name] = as_term(value, bits, definition.expr) if isinstance(value, int) or value.width <= bits \
-                else value
-        where = proof.args[1]
-        for name, info in vmcs_fields.BY_NAME.items():
-            if name not in vmcs02:  # the documented default: vmcs12's guest state, vmcs01's other fields
-                vmcs02[name] = env.vmcs12(name, where) if info.group is vmcs_fields.Group.GUEST \
-                    else env.vmcs01(name, where)
-        assumptions = [lowerer.condition(a.condition) for a in (*ctx.model.assumptions, *vm.assumptions,
-                                                                 *nested.assumptions)
-                       if a.scope in (None, vm.name, nested.name)]
+        vmcs02, assumptions, _ = _lower(ctx, nested, vm, env)
     except (LoweringError, ir.IRTypeError) as err:
         return _unknown(f"not-modelled: cannot lower the nested block's definitions or assumptions: {err}")
     constraints = [*_vmcs01_domains(opened), *_bounds(nested.vmcs12), *assumptions]
-    verdict = check_entry_safe(platform, _view12(nested.vmcs12, built), vmcs02, constraints,
-                               ctx.options.timeout_ms, ctx.options.rlimit)
+    view12 = _view12(nested.vmcs12, built)
+    defaults12 = _defaults12(nested.vmcs12)
+    prefer: dict[ir.Var, int] | None = None
+    if ctx.options.explain:
+        prefer = {ir.var(VMCS12_PREFIX + name, info.bits): defaults12.get(name, 0)
+                  for name, info in vmcs_fields.BY_NAME.items()}
+        prefer.update({ir.var(_VMCS01_PREFIX + name, vmcs_fields.BY_NAME[name].bits): f.default
+                       for name, f in opened.items()})
+    verdict = check_entry_safe(platform, view12, vmcs02, constraints, ctx.options.timeout_ms, ctx.options.rlimit,
+                               prefer)
     if verdict.status == "vacuous":
         return Outcome(Verdict.VACUOUS, verdict.reason, reason="vacuous")
     if verdict.status == "unknown":
@@ -220,8 +230,15 @@ def check(ctx: PropertyContext) -> Outcome:
             rule, needs = next(iter(verdict.unevaluated.items()))
             return Outcome(Verdict.UNKNOWN, f"every other check holds for vmcs02, but {rule} needs {needs}",
                            reason="unevaluated")
-        return Outcome(Verdict.PROVED, "every vmcs12 that passes VM entry against "
-                       f"{nested.vmcs12.source}'s capabilities gives a vmcs02 that passes VM entry")
+        message = ("every vmcs12 that passes VM entry against "
+                   f"{nested.vmcs12.source}'s capabilities gives a vmcs02 that passes VM entry")
+        if ctx.options.explain:
+            try:
+                depends_on, notes = _explain(ctx, nested, vm, built, opened, view12)
+            except (LoweringError, ir.IRTypeError) as err:
+                depends_on, notes = (), {"explain_notes": [f"cannot lower the tracked facts: {err}"]}
+            return Outcome(Verdict.PROVED, message, depends_on=depends_on, details=notes)
+        return Outcome(Verdict.PROVED, message)
     rule = verdict.rules[0]
     state = replace(platform, vmcs=dict(verdict.vmcs02))
     document = state_document(replace(built, state=state), proof.span.path or None)
@@ -240,5 +257,85 @@ def check(ctx: PropertyContext) -> Outcome:
     chosen = {VMCS12_PREFIX + name: value for name, value in verdict.vmcs12.items()}
     cex = Counterexample(document, {"kind": "vmentry"}, {"match": {"result": "fail"}, "violates": rule},
                          explanation, chosen)
+    details: dict[str, object] = {"violated": list(verdict.rules), "nested": nested.name}
+    if ctx.options.explain:
+        changed = {name: value for name, value in chosen.items()
+                   if value != defaults12.get(name[len(VMCS12_PREFIX):], 0)}
+        details["counterexample"] = counterexample_details(changed, verdict.minimal)
     return Outcome(Verdict.VIOLATED, f"a vmcs12 valid for L1 gives a vmcs02 that fails VM entry: {rule}", cex,
-                   details={"violated": list(verdict.rules), "nested": nested.name})
+                   details=details)
+
+
+def _lower(ctx: PropertyContext, nested: Nested, vm: Vm, env: _Env
+           ) -> tuple[dict[str, ir.Term], list[ir.Term], list[Span]]:
+    """vmcs02's field terms (definitions, then the documented defaults), and the assumptions that
+    apply with their spans. Raises LoweringError / IRTypeError."""
+    proof = ctx.proof
+    assert isinstance(proof, PropertyProof)
+    lowerer = Lowerer(env)
+    vmcs02: dict[str, ir.Term] = {}
+    for name, definition in nested.vmcs02.items():
+        if name in _BITMAPS:
+            continue
+        bits = _bits(name, definition.expr)
+        value = lowerer.lower(definition.expr)
+        vmcs02[name] = as_term(value, bits, definition.expr) if isinstance(value, int) or value.width <= bits \
+            else value
+    where = proof.args[1]
+    for name, info in vmcs_fields.BY_NAME.items():
+        if name not in vmcs02:  # the documented default: vmcs12's guest state, vmcs01's other fields
+            vmcs02[name] = env.vmcs12(name, where) if info.group is vmcs_fields.Group.GUEST \
+                else env.vmcs01(name, where)
+    sources = [a for a in (*ctx.model.assumptions, *vm.assumptions, *nested.assumptions)
+               if a.scope in (None, vm.name, nested.name)]
+    return vmcs02, [lowerer.condition(a.condition) for a in sources], [a.span for a in sources]
+
+
+def _defaults12(b: Vmcs12Bounds) -> dict[str, int]:
+    """What a minimal counterexample leaves each vmcs12 control at: the bits its bound requires."""
+    caps = b.caps or {}
+    true_ctls = bool(BASIC["true_ctls"].get(caps.get("IA32_VMX_BASIC", 0)))
+    out = {}
+    for which in (ControlField.PIN, ControlField.PROC, ControlField.EXIT, ControlField.ENTRY):
+        msr = which.true_capability_msr if true_ctls and which.true_capability_msr else which.capability_msr
+        out[which.vmcs_field] = allowed0(caps.get(msr, 0)) & ((1 << vmcs_fields.BY_NAME[which.vmcs_field].bits) - 1)
+    return out
+
+
+def _explain(ctx: PropertyContext, nested: Nested, vm: Vm, built: Built, opened: Mapping[str, OpenField],
+             view12: Vmcs12View) -> tuple[tuple[Span, ...], dict[str, object]]:
+    """depends_on of a proof: lowered again with vmcs01's given fields and the vmcs02 definitions
+    as tracked facts (see the module docstring)."""
+    assert nested.vmcs12 is not None
+    env = _Env(vm, built, opened, track=True)
+    vmcs02, assumptions, assumption_spans = _lower(ctx, nested, vm, env)
+    facts: dict[str, ir.Term] = {}
+    spans: dict[str, Span] = {}
+    for name, term in list(vmcs02.items()):
+        if name in nested.vmcs02:  # a definition: its value becomes a variable the fact pins
+            var = ir.var(f"vmcs02.defined.{name}", term.width)
+            facts[f"def:{name}"], spans[f"def:{name}"] = ir.eq(var, term), nested.vmcs02[name].span
+            vmcs02[name] = var
+    given = fact_spans(vm)
+    for name, (var, value) in env.given.items():
+        facts[f"field:{name}"] = ir.eq(var, ir.bv(value, var.width))
+        spans[f"field:{name}"] = given.get(("field", name), NOWHERE)
+    for name, term in zip(opened, _vmcs01_domains(opened), strict=False):
+        facts[f"domain:{name}"] = term
+    for name, fv in vm.vmcs.fields.items():
+        spans[f"domain:{name}"] = fv.span
+    for i, term in enumerate(_bounds(nested.vmcs12)):
+        facts[f"bounds:{i}"], spans[f"bounds:{i}"] = term, nested.vmcs12.span
+    for i, (term, span) in enumerate(zip(assumptions, assumption_spans, strict=True)):
+        facts[f"assume:{i}"], spans[f"assume:{i}"] = term, span
+    anchors = {var: value for var, value in env.given.values()}
+    core = explain_entry_safe(built.state, view12, vmcs02, [], facts, anchors, ctx.options.timeout_ms,
+                              ctx.options.rlimit)
+    details: dict[str, object] = {}
+    if not core.found:
+        details["explain_notes"] = [f"the unsat core could not be computed ({core.reason})"]
+        return (), details
+    if not core.minimal:
+        details["explain_notes"] = ["the budget ran out: some lines listed may not be needed"]
+    always = [nested.vmcs12.span] + ([ctx.model.platform.span] if ctx.model.platform is not None else [])
+    return unique_lines([*always, *(spans.get(label) for label in core.labels)]), details

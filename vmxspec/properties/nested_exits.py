@@ -18,12 +18,17 @@ differences of vmcs01's and vmcs12's intercept sets. vmcs12's bitmaps are arbitr
 predicates); its other fields are free within the bounds. Its guest-state area is not assumed to
 pass VM entry (no exit decision reads it).
 A definition or assumption vmxspec cannot lower makes the property unknown, never proved.
+
+With ``--explain``, a proof lists the lines its events' proofs need (vmcs01's settings and
+intercept statements, the vmcs02 definitions, the ``vmcs12`` bounds, assumptions), and a
+violation's counterexample moves the fewest open values (vmcs12's fields, vmcs01's ``any``s) off
+their defaults (vmcs12's controls: the bits the bound requires; anything else: 0).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from vmxspec import ir
 from vmxspec.arch import vmcs_fields
@@ -31,20 +36,35 @@ from vmxspec.arch.capabilities import BASIC, allowed0, allowed1
 from vmxspec.arch.controls import ControlField
 from vmxspec.arch.exits import INSTRUCTIONS, Decider
 from vmxspec.check.results import Counterexample, Outcome, Verdict
+from vmxspec.diagnostics import Span
 from vmxspec.properties import PropertyContext, register
-from vmxspec.properties.exits import ExitsEnv, Prepared, Unlowerable, prepare, summarize
+from vmxspec.properties.exits import (
+    ExitsEnv,
+    Lowered,
+    Prepared,
+    Unlowerable,
+    counterexample_details,
+    explained,
+    fewest_first,
+    lower,
+    prepare,
+    summarize,
+)
 from vmxspec.sema import expressions as E
 from vmxspec.sema.lower import Lowerer, LoweringError
 from vmxspec.sema.model import Nested, PropertyProof, Vmcs12Bounds
 from vmxspec.symbolic.exits import EventQuery, EventResult
 from vmxspec.symbolic.exits.nested import (
+    NestedProblem,
     SetExpr,
     SetOp,
     SetRef,
     check_nested_event,
+    explain_nested_event,
     nested_problem_from_ir,
     vmcs12_passes_controls,
 )
+from vmxspec.symbolic.exits.vmcs import Fact
 from vmxspec.syntax.ast import BinaryOp
 
 _PROC, _PROC2 = ControlField.PROC.vmcs_field, ControlField.PROC2.vmcs_field
@@ -58,8 +78,8 @@ class NestedEnv(ExitsEnv):
     ``unset.NAME`` for a field vmcs01 lacks) and of vmcs12 (variables ``vmcs12.NAME``); ``proc2``
     of either is the secondary controls in effect."""
 
-    def __init__(self, prepared: Prepared, ctx: PropertyContext) -> None:
-        super().__init__(ctx.model, prepared.opens)
+    def __init__(self, prepared: Prepared, ctx: PropertyContext, explain: bool = False) -> None:
+        super().__init__(ctx.model, prepared.opens, prepared.vm.name if explain else None)
         self.prepared = prepared
 
     def field(self, ref: E.FieldRef) -> ir.Term:
@@ -81,7 +101,7 @@ class NestedEnv(ExitsEnv):
                 return self.opens.vars[name]
             value = self.prepared.built.state.vmcs.get(ref.field)
             if value is not None:
-                return ir.bv(value, width)
+                return self.given(vm.name, ref.field, value, width)
             return ir.var(f"unset.{ref.field}", width)
         if role is E.VmcsRole.VM:
             return super().field(ref)
@@ -170,7 +190,50 @@ def _check(ctx: PropertyContext, reference: str) -> Outcome:
     prepared = prepare(ctx, vm)
     if isinstance(prepared, Outcome):
         return prepared
-    env = NestedEnv(prepared, ctx)
+    lowered = _lower(ctx, nested, prepared, reference, explain=False)
+    if isinstance(lowered, Outcome):
+        return lowered
+    problem, parts = lowered
+    vacuous = _vacuous(ctx, list(parts.constraints))
+    if vacuous is not None:
+        return vacuous
+    results = [check_nested_event(problem, e, timeout_ms=ctx.options.timeout_ms, rlimit=ctx.options.rlimit)
+               for e in nested_events()]
+    if ctx.options.explain:
+        fewest_first(results, lambda e: check_nested_event(problem, e, timeout_ms=ctx.options.timeout_ms,
+                                                           rlimit=ctx.options.rlimit, explain=True))
+    verdict, message, first = summarize(results, f"events that exit under {reference}")
+    details: dict[str, object] = {"nested": nested.name, "proved": sum(r.status == "proved" for r in results),
+                                  "events": [r.to_json() for r in results if r.status != "proved"]}
+    if verdict is Verdict.VIOLATED and first is not None:
+        cex = _counterexample(prepared, first, proof.span.path or None)
+        if ctx.options.explain:
+            defaults = {**{f"vmcs12.{k}": v for k, v in minimal_controls(nested.vmcs12).items()},
+                        **prepared.opens.defaults}
+            changed = {k: v for k, v in cex.open_values.items() if v != defaults.get(k, 0)}
+            details["counterexample"] = counterexample_details(changed, bool(first.minimal) and prepared.base_minimal)
+        return Outcome(verdict, message, cex, details=details, smtlib=first.smtlib)
+    if verdict is Verdict.PROVED and ctx.options.explain:
+        return _explain(ctx, nested, prepared, reference, verdict, message, details)
+    return Outcome(verdict, message, reason=first.reason if first is not None else "", details=details)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lowered:
+    """What ``_lower`` gives besides the problem: the IR constraints (for the vacuity question)
+    and the VM's lowered assumptions (whose labels and spans ``--explain`` maps back)."""
+
+    constraints: tuple[ir.Term, ...]
+    vm: Lowered
+
+
+def _lower(ctx: PropertyContext, nested: Nested, prepared: Prepared, reference: str, explain: bool
+           ) -> tuple[NestedProblem, _Lowered] | Outcome:
+    """The block's definitions, bounds and assumptions as a problem (``explain``: with vmcs01's
+    given fields as pinned variables, so that freeing one frees it in the definitions too)."""
+    vm = prepared.vm
+    env = NestedEnv(prepared, ctx, explain)
+    lowered_vm = lower(ctx.model, prepared.opens, vm, explain=True) if explain else prepared.lowered
     try:
         fields = {name: field_value(env, name, d.expr) for name, d in nested.vmcs02.items()
                   if name not in _SET_TARGETS}
@@ -179,24 +242,41 @@ def _check(ctx: PropertyContext, reference: str) -> Outcome:
     except (LoweringError, ir.IRTypeError) as exc:
         return Outcome(Verdict.UNKNOWN, f"vmxspec cannot lower the nested block's definitions or assumptions: {exc}",
                        reason="not-lowered")
-    constraints = [*prepared.lowered.constraints, *bounds(nested.vmcs12), *assumptions]
-    vacuous = _vacuous(ctx, constraints)
-    if vacuous is not None:
-        return vacuous
+    bound_terms = list(bounds(nested.vmcs12))
+    constraints = [*lowered_vm.constraints, *bound_terms, *assumptions]
     extra = []
     if nested.vmcs12 is not None and nested.vmcs12.caps is not None:
         extra.append(vmcs12_passes_controls(nested.vmcs12.caps, prepared.built.state.maxphyaddr))
-    problem = nested_problem_from_ir(prepared.built.state, prepared.opens.vmcs_fields(vm), fields, sets, constraints,
-                                     reference, extra, minimal_controls(nested.vmcs12))
-    results = [check_nested_event(problem, e, timeout_ms=ctx.options.timeout_ms, rlimit=ctx.options.rlimit)
-               for e in nested_events()]
-    verdict, message, first = summarize(results, f"events that exit under {reference}")
-    details: dict[str, object] = {"nested": nested.name, "proved": sum(r.status == "proved" for r in results),
-                                  "events": [r.to_json() for r in results if r.status != "proved"]}
-    if verdict is Verdict.VIOLATED and first is not None:
-        return Outcome(verdict, message, _counterexample(prepared, first, proof.span.path or None), details=details,
-                       smtlib=first.smtlib)
-    return Outcome(verdict, message, reason=first.reason if first is not None else "", details=details)
+    # --explain: which constraints (by index; extra ones follow ``constraints``) a line stands for.
+    labels = dict(lowered_vm.labels)
+    first_bound = len(lowered_vm.constraints)
+    labels.update({first_bound + i: "bounds" for i in range(len(bound_terms))})
+    labels.update({first_bound + len(bound_terms) + i: f"nested-assume:{i}" for i in range(len(assumptions))})
+    labels.update({len(constraints) + i: "bounds" for i in range(len(extra))})
+    open_fields = prepared.opens.vmcs_fields(vm)
+    defaults = {name: prepared.opens.defaults[f"{vm.name}.{name}"] for name in open_fields}
+    problem = nested_problem_from_ir(prepared.built.state, open_fields, fields, sets, constraints,
+                                     reference, extra, minimal_controls(nested.vmcs12), labels, defaults,
+                                     {**lowered_vm.pins, **env.pins})
+    return problem, _Lowered(tuple(constraints), lowered_vm)
+
+
+def _explain(ctx: PropertyContext, nested: Nested, prepared: Prepared, reference: str, verdict: Verdict,
+             message: str, details: dict[str, object]) -> Outcome:
+    """A proof's depends_on: every event's needs, asked of the problem lowered for explaining."""
+    lowered = _lower(ctx, nested, prepared, reference, explain=True)
+    if isinstance(lowered, Outcome):
+        return Outcome(verdict, message, details={**details, "explain_notes": [lowered.message]})
+    problem, parts = lowered
+    needs = [(e, explain_nested_event(problem, e, timeout_ms=ctx.options.timeout_ms, rlimit=ctx.options.rlimit))
+             for e in nested_events()]
+    spans: dict[str, Span] = {f"nested-assume:{i}": a.span for i, a in enumerate(nested.assumptions)}
+    if nested.vmcs12 is not None:
+        spans["bounds"] = nested.vmcs12.span
+    definitions: dict[Fact, Span] = {("setdef" if name in _SET_TARGETS else "def", name): d.span
+                                     for name, d in nested.vmcs02.items()}
+    depends_on, notes = explained(ctx, prepared.vm, parts.vm, needs, spans, definitions)
+    return Outcome(verdict, message, depends_on=depends_on, details={**details, **notes})
 
 
 def _vacuous(ctx: PropertyContext, constraints: list[ir.Term]) -> Outcome | None:

@@ -29,8 +29,10 @@ from vmxspec.arch.registers import CR0_PG, CR4_PAE
 from vmxspec.arch.rules import BY_ID as RULES
 from vmxspec.build.from_model import BuildError, Built, build_state, state_document
 from vmxspec.check.results import Counterexample, Outcome, Verdict
+from vmxspec.diagnostics import Span
 from vmxspec.interp.vmentry import check_vm_entry
 from vmxspec.properties import PropertyContext, register
+from vmxspec.properties.exits import counterexample_details, fact_spans, unique_lines
 from vmxspec.sema.expressions import Apply, BitmapRef, EntityKind, EntityRef, Expr, FieldRef, VmcsRole
 from vmxspec.sema.intervals import IntervalSet
 from vmxspec.sema.lower import Lowered, LoweringError, lower_condition
@@ -294,6 +296,7 @@ def _enumerate(ctx: PropertyContext, vm: Vm, found: Choices) -> Outcome:
     a proof, else a proof for each."""
     pending: Outcome | None = None
     last: Outcome | None = None
+    depends_on: list[Span] = []
     for values in found.combinations:
         prepared = _prepare(ctx, vm, values)
         outcome = prepared if isinstance(prepared, Outcome) else _decide(
@@ -303,19 +306,24 @@ def _enumerate(ctx: PropertyContext, vm: Vm, found: Choices) -> Outcome:
         if outcome.verdict is not Verdict.PROVED:
             pending = pending or outcome
         last = outcome
+        depends_on.extend(outcome.depends_on)
     if pending is not None:
         return pending
     assert last is not None
     whats = ", ".join(s.what for s in found.relevant)
+    if ctx.options.explain:  # every choice's lines, and the open values enumerated
+        depends_on.extend(s.value.span for s in found.relevant)
     return Outcome(Verdict.PROVED, f"{last.message}; and so for each of the {len(found.combinations)} choices of "
-                   f"{whats}", smtlib=last.smtlib, details={"choices": len(found.combinations)})
+                   f"{whats}", smtlib=last.smtlib, details={"choices": len(found.combinations)},
+                   depends_on=unique_lines(depends_on) if ctx.options.explain else ())
 
 
 def _decide(ctx: PropertyContext, vm: Vm, prepared: _Prepared, chosen: dict[str, int]) -> Outcome:
     """The solver's verdict on one state; ``chosen`` are the table values it was built with."""
     built, opened = prepared.built, prepared.opened
     state = built.state
-    verdict = check_entry(state, opened, prepared.assumptions, ctx.options.timeout_ms, ctx.options.rlimit)
+    verdict = check_entry(state, opened, prepared.assumptions, ctx.options.timeout_ms, ctx.options.rlimit,
+                          explain=ctx.options.explain)
     tables = ", ".join(f"{what} = {value:#x}" for what, value in chosen.items())
     if verdict.status == "proved":
         if verdict.unevaluated:
@@ -323,8 +331,9 @@ def _decide(ctx: PropertyContext, vm: Vm, prepared: _Prepared, chosen: dict[str,
             return Outcome(Verdict.UNKNOWN, f"every other check holds, but {rule} needs {needs}",
                            reason="unevaluated", smtlib=verdict.smtlib)
         free = f" for every value of {', '.join(sorted(opened))}" if opened else ""
+        depends_on, notes = _explained(ctx, vm, verdict.core, verdict.core_note) if ctx.options.explain else ((), {})
         return Outcome(Verdict.PROVED, f"{vm.name}'s VMCS passes every VM-entry check{free}",
-                       smtlib=verdict.smtlib)
+                       smtlib=verdict.smtlib, depends_on=depends_on, details=notes)
     if verdict.status == "vacuous":
         return Outcome(Verdict.VACUOUS, verdict.reason, reason="vacuous", smtlib=verdict.smtlib)
     if verdict.status == "unknown":
@@ -342,5 +351,26 @@ def _decide(ctx: PropertyContext, vm: Vm, prepared: _Prepared, chosen: dict[str,
     cex = Counterexample(document, {"kind": "vmentry"}, {"match": {"result": "fail"}, "violates": rule},
                          explanation, {**chosen, **verdict.values})
     when = f" with {tables}" if tables else ""
+    details: dict[str, object] = {"violated": list(verdict.violated)}
+    if ctx.options.explain:
+        changed = {k: v for k, v in verdict.values.items() if v != opened[k].default}
+        details["counterexample"] = counterexample_details(changed, verdict.minimal)
     return Outcome(Verdict.VIOLATED, f"{vm.name}'s VMCS can fail VM entry{when}: {rule}", cex,
-                   details={"violated": list(verdict.violated)}, smtlib=verdict.smtlib)
+                   details=details, smtlib=verdict.smtlib)
+
+
+def _explained(ctx: PropertyContext, vm: Vm, core: tuple[str, ...] | None, note: str
+               ) -> tuple[tuple[Span, ...], dict[str, object]]:
+    """``--explain``: the lines of the core's facts (``field:NAME``, ``assume:I``), and always the
+    platform, whose capability MSRs every VM-entry check reads as constants (they are not in the
+    core), and HOST_IA32_EFER's line, the executing processor's EFER (a constant too)."""
+    if core is None:
+        return (), {"explain_notes": [note]}
+    facts = fact_spans(vm, addresses_move=False)
+    sources = [a for a in (*ctx.model.assumptions, *vm.assumptions) if a.scope in (None, vm.name)]
+    spans = [ctx.model.platform.span if ctx.model.platform is not None else None,
+             facts.get(("field", "HOST_IA32_EFER"))]
+    for label in core:
+        kind, _, name = label.partition(":")
+        spans.append(facts.get(("field", name)) if kind == "field" else sources[int(name)].span)
+    return unique_lines(spans), ({"explain_notes": [note]} if note else {})

@@ -1,15 +1,18 @@
 """The person's view of ``vmxspec check``: one line per property with its verdict, time and place,
-and for a violation the counterexample explained in SDM terms."""
+and for a violation the counterexample explained in SDM terms. With ``--explain``, a proof lists
+the spec lines it depends on (place and text), and a violation says which open values its
+counterexample changes and whether no counterexample changes fewer."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.text import Text
 
 from vmxspec.check.driver import SpecReport
-from vmxspec.check.results import Result, Verdict
+from vmxspec.check.results import Outcome, Result, Verdict
 from vmxspec.diagnostics import render
 
 _STYLE = {
@@ -21,7 +24,34 @@ _STYLE = {
 }
 
 
-def _result_lines(result: Result) -> list[Text]:
+def _source_line(sources: Mapping[str, str], path: str, line: int) -> str:
+    """The spec line as written (trimmed), or "" when the text is not at hand."""
+    lines = sources.get(path, "").splitlines()
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+
+def _explained(outcome: Outcome, sources: Mapping[str, str]) -> list[Text]:
+    """What ``--explain`` adds: the lines a proof depends on, with their text, the notes on how
+    complete that is, and how a counterexample was chosen."""
+    lines: list[Text] = []
+    if outcome.depends_on:
+        lines.append(Text("    depends on:"))
+        for span in outcome.depends_on:
+            text = _source_line(sources, span.path, span.line)
+            lines.append(Text(f"      {span.path}:{span.line}:{span.column}" + (f"  {text}" if text else "")))
+    notes = outcome.details.get("explain_notes")
+    if isinstance(notes, list):
+        lines.extend(Text(f"    explain: {note}") for note in notes)
+    chosen = outcome.details.get("counterexample")
+    if isinstance(chosen, dict):
+        changed = chosen.get("open_values_changed")
+        shown = ", ".join(f"{k} = {v}" for k, v in changed.items()) if isinstance(changed, dict) else ""
+        lines.append(Text(f"    open values changed from their defaults ({chosen.get('search')}): "
+                          f"{shown or 'none'}"))
+    return lines
+
+
+def _result_lines(result: Result, sources: Mapping[str, str] | None = None) -> list[Text]:
     where = f"{result.span.path}:{result.span.line}:{result.span.column}"
     head = Text(f"{where}: ")
     head.append(f"{result.verdict.value:<8}", style=_STYLE[result.verdict])
@@ -39,8 +69,7 @@ def _result_lines(result: Result) -> list[Text]:
         if cex.open_values:
             chosen = ", ".join(f"{k} = {v:#x}" for k, v in cex.open_values.items())
             lines.append(Text(f"    open values chosen: {chosen}"))
-    for span in outcome.depends_on:
-        lines.append(Text(f"    depends on {span.path}:{span.line}:{span.column}"))
+    lines.extend(_explained(outcome, sources or {}))
     return lines
 
 
@@ -51,7 +80,7 @@ def print_reports(console: Console, reports: list[SpecReport]) -> None:
             console.print(Text(render(diagnostic, report.sources.get(diagnostic.span.path))))
         for result in report.results:
             counts[result.verdict] += 1
-            for line in _result_lines(result):
+            for line in _result_lines(result, report.sources):
                 console.print(line)
     summary = ", ".join(f"{n} {v.value}" for v, n in counts.items() if n) or "no properties"
     console.print(Text(f"{len(reports)} spec file{'s' if len(reports) != 1 else ''}: {summary}", style="bold"))

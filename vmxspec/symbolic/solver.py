@@ -22,13 +22,22 @@ and Z3's learned lemmas carry over, and the vacuity check runs once per session 
 answer is cached). Unsat cores cost time, so they are computed only with ``explain=True``: each
 assumption is then guarded by a fresh literal (``p_i => A_i``), checked under those literals, and
 the core's literals map back to the assumptions and their sources, and to the sources of the
-variables they mention.
+variables they mention. The core is then shrunk by a deletion pass (``minimal_core``) until no
+assumption in it can be left out, within the call's budget.
+
+Two helpers serve every encoder's ``--explain`` (they work on any Z3 solver, not only a Session):
+
+* ``minimal_core``: given labelled facts (the spec's pinned values, as tracked equalities), a
+  subset of them that still makes the query unsat, shrunk until every fact in it is needed;
+* ``fewest_changes``: given a sat query and, per open value, "this value differs from its
+  default", a model that changes as few as possible (MaxSAT in ``z3.Optimize``), or the first
+  model when the search runs out of budget.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -77,6 +86,11 @@ class Violated:
 
     model: Mapping[Var, int]
     time_s: float
+    #: With ``prefer``: whether no model changes fewer preferred variables (None: not asked;
+    #: False: the search ran out of budget and this is the best model found).
+    minimal: bool | None = None
+    #: With ``prefer``: the preferred variables this model sets to another value.
+    changed: tuple[Var, ...] = ()
     status: str = field(default="violated", init=False)
 
 
@@ -134,6 +148,191 @@ def _check_limits(timeout_ms: int, rlimit: int) -> None:
     if timeout_ms <= 0 or rlimit <= 0:
         raise ValueError(
             f"every solver call must be bounded: timeout_ms={timeout_ms}, rlimit={rlimit} (0 means unlimited)")
+
+
+class Budget:
+    """One explanation's time budget, spread over many bounded calls.
+
+    Explaining takes several solver calls (a core, then one call per fact to shrink it; or an
+    optimisation). Each call keeps the caller's rlimit and gets what is left of one
+    timeout, so that an explanation costs at most about one more proof's worth of time.
+    """
+
+    def __init__(self, timeout_ms: int, rlimit: int) -> None:
+        _check_limits(timeout_ms, rlimit)
+        self.timeout_ms = timeout_ms
+        self.rlimit = rlimit
+        self.deadline = time.perf_counter() + timeout_ms / 1000
+
+    def remaining_ms(self) -> int:
+        return int((self.deadline - time.perf_counter()) * 1000)
+
+    def check(self, solver: z3.Solver, *assumptions: z3.ExprRef) -> z3.CheckSatResult:
+        """One call under what is left (unknown, without calling, once nothing is). The solver's
+        timeout is put back to the whole budget's afterwards, for the caller's own later calls."""
+        left = self.remaining_ms()
+        if left <= 0:
+            return z3.unknown
+        solver.set("timeout", left)
+        solver.set("rlimit", self.rlimit)
+        try:
+            return solver.check(*assumptions)
+        finally:
+            solver.set("timeout", self.timeout_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Core:
+    """Labelled facts that together make a query unsat.
+
+    ``found`` is False when even all the facts together could not be shown to (the query was
+    undecided): ``labels`` is then empty and means nothing. ``minimal``: no label can be left out
+    (every one was tried); False when the budget ran out first, the labels then still suffice.
+    """
+
+    labels: tuple[str, ...]
+    found: bool
+    minimal: bool
+    reason: str = ""
+
+
+def shrink(solver: z3.Solver, core: Sequence[z3.ExprRef], budget: Budget,
+           background: Iterable[z3.ExprRef] = ()) -> tuple[list[z3.ExprRef], bool]:
+    """Deletion on an unsat core of assumption literals: a literal is dropped when the query stays
+    unsat without it (the candidates are then cut to the new, smaller core). Returns the literals
+    kept, in their order, and whether every one was shown to be needed (False when a call was
+    undecided; what is kept still suffices)."""
+    base = list(background)
+    keep: list[z3.ExprRef] = []
+    candidates = list(core)
+    minimal = True
+    while candidates:
+        literal = candidates.pop(0)
+        result, core_names = _decide(solver, [*base, *keep, *candidates], budget)
+        if result == z3.unsat:
+            # A kept literal is needed by every subset too, so only the candidates shrink.
+            if core_names is not None:
+                candidates = [c for c in candidates if str(c) in core_names]
+            continue
+        if result == z3.unknown:
+            minimal = False
+        keep.append(literal)
+    order = [str(c) for c in core]
+    return sorted(keep, key=lambda c: order.index(str(c))), minimal
+
+
+#: How long a deletion step asks the incremental solver before it asks a fresh one instead.
+_INCREMENTAL_MS = 400
+
+
+def _decide(solver: z3.Solver, assumptions: Sequence[z3.ExprRef], budget: Budget
+            ) -> tuple[z3.CheckSatResult, set[str] | None]:
+    """One deletion step: sat or unsat, with the unsat core's names when there is one.
+
+    Z3 answers under assumption literals incrementally, which is quick to find a model (the
+    usual answer: the fact left out was needed) but can be several times slower than a fresh,
+    non-incremental solver to show unsat. So the incremental solver gets a short first try, and a
+    fresh solver with the literals asserted decides what it leaves open (without a core then).
+    """
+    first = Budget(min(_INCREMENTAL_MS, max(budget.remaining_ms(), 1)), budget.rlimit)
+    first.deadline = min(first.deadline, budget.deadline)
+    result = first.check(solver, *assumptions)
+    solver.set("timeout", budget.timeout_ms)
+    if result == z3.unsat:
+        return result, {str(c) for c in solver.unsat_core()}
+    if result == z3.sat:
+        return result, None
+    fresh = z3.Solver(ctx=solver.ctx)
+    fresh.add(*solver.assertions(), *assumptions)
+    return budget.check(fresh), None
+
+
+def minimal_core(solver: z3.Solver, facts: Mapping[str, z3.ExprRef], budget: Budget,
+                 background: Iterable[z3.ExprRef] = (), prefer: Iterable[str] = ()) -> Core:
+    """Which of ``facts`` (label -> Z3 boolean) the unsat query on ``solver`` needs.
+
+    ``solver`` holds the query without the facts; ``background`` are assumption literals the
+    query is checked under anyway (a Session's). Each fact is guarded by a fresh literal in a
+    push/pop scope; Z3's core is then shrunk by ``shrink``.
+
+    Minimal cores are not unique: when either of two facts suffices, a core holds one of them.
+    ``prefer`` names the facts to keep in such a choice (say, the definition that preserves an
+    intercept rather than the setting that happens not to ask for it): the other facts are shrunk
+    first with every preferred one assumed, then the preferred ones with what was kept.
+    """
+    ctx = solver.ctx
+    base = list(background)
+    solver.push()
+    try:
+        literals: dict[str, z3.ExprRef] = {}
+        for label, fact in facts.items():
+            literal = z3.FreshBool("vmxspec!fact", ctx)
+            literals[label] = literal
+            solver.add(z3.Implies(literal, fact))
+        by_name = {str(lit): label for label, lit in literals.items()}
+        result = budget.check(solver, *base, *literals.values())
+        if result != z3.unsat:
+            why = "the query is satisfiable with every fact" if result == z3.sat else solver.reason_unknown()
+            return Core((), False, False, why)
+        names = {str(c) for c in solver.unsat_core()}
+        wanted = set(prefer)
+        preferred = [lit for label, lit in literals.items() if label in wanted]
+        others = [lit for label, lit in literals.items() if label not in wanted and str(lit) in names]
+        kept, minimal = shrink(solver, others, budget, [*base, *preferred])
+        if preferred:
+            # The preferred facts the kept ones still need: cut to a core first (one call), since
+            # most of them are in no core at all and each would cost a call of its own.
+            if budget.check(solver, *base, *kept, *preferred) == z3.unsat:
+                names = {str(c) for c in solver.unsat_core()}
+                preferred = [lit for lit in preferred if str(lit) in names]
+            kept_preferred, minimal_preferred = shrink(solver, preferred, budget, [*base, *kept])
+            kept, minimal = [*kept, *kept_preferred], minimal and minimal_preferred
+        chosen = {by_name[str(lit)] for lit in kept}
+        return Core(tuple(label for label in facts if label in chosen), True, minimal)
+    finally:
+        solver.pop()
+
+
+def fewest_changes(solver: z3.Solver, changes: Mapping[str, z3.ExprRef], first: z3.ModelRef, budget: Budget,
+                   background: Iterable[z3.ExprRef] = ()) -> tuple[z3.ModelRef, bool]:
+    """A model of the sat query on ``solver`` in which as few of ``changes`` (label -> "this open
+    value is not its default") hold as possible, and whether that is shown minimal.
+
+    The query's assertions (and ``background``, assumption literals it is checked under) go to a
+    ``z3.Optimize`` with one soft constraint "unchanged" per open value, of weight 1: its MaxSAT
+    engine (core-guided) finds the optimum far faster than bisecting on a cardinality bound.
+    Within what is left of the budget; when the optimiser is undecided, its best model so far if
+    it has a better one, else ``first``, and neither is claimed minimal.
+    """
+    terms = list(changes.values())
+    if not terms:
+        return first, True
+
+    def count(model: z3.ModelRef) -> int:
+        return sum(bool(z3.is_true(model.eval(t, model_completion=True))) for t in terms)
+
+    left = budget.remaining_ms()
+    if left <= 0:
+        return first, False
+    optimizer = z3.Optimize(ctx=solver.ctx)
+    optimizer.set("timeout", left)
+    optimizer.set("rlimit", budget.rlimit)
+    optimizer.add(*solver.assertions(), *background)
+    for term in terms:
+        optimizer.add_soft(z3.Not(term), 1)
+    result = optimizer.check()
+    if result == z3.sat:
+        return optimizer.model(), True
+    try:
+        best = optimizer.model()
+    except z3.Z3Exception:
+        return first, False
+    return (best, False) if count(best) < count(first) and _satisfies(solver, best, background) else (first, False)
+
+
+def _satisfies(solver: z3.Solver, model: z3.ModelRef, background: Iterable[z3.ExprRef]) -> bool:
+    """Whether ``model`` (an undecided optimiser's best so far) satisfies every assertion."""
+    return all(z3.is_true(model.eval(a, model_completion=True)) for a in (*solver.assertions(), *background))
 
 
 class Session:
@@ -197,7 +396,10 @@ class Session:
         if not self.explain:
             return None
         in_core = {str(literal) for literal in self.solver.unsat_core()}
-        return tuple(a for name, a in self._tracked.items() if name in in_core)
+        literals = [literal for literal in self._literals if str(literal) in in_core]
+        kept, _ = shrink(self.solver, literals, Budget(self.timeout_ms, self.rlimit))
+        names = {str(literal) for literal in kept}
+        return tuple(a for name, a in self._tracked.items() if name in names)
 
     @staticmethod
     def _sources(core: tuple[Assumption, ...] | None, *terms: Term) -> tuple[object, ...]:
@@ -211,13 +413,28 @@ class Session:
                 found.append(source)
         return tuple(found)
 
-    def _model(self, goal: Term) -> dict[Var, int]:
-        model = self.solver.model()
+    def _model(self, goal: Term, model: z3.ModelRef) -> dict[Var, int]:
         values: dict[Var, int] = {}
         for var in free_vars(goal, *(a.term for a in self.assumptions)):
             value = model.eval(self.encoder.constant(var), model_completion=True)
             values[var] = int(z3.is_true(value)) if var.sort.is_bool else int(value.as_long())
         return values
+
+    def _fewest(self, goal: Term, prefer: Mapping[Var, int], started: float, timeout_ms: int | None,
+                rlimit: int | None) -> Violated:
+        """The violation whose model changes the fewest preferred variables (see ``prove``)."""
+        changes: dict[str, z3.ExprRef] = {}
+        for var, value in prefer.items():
+            constant = self.encoder.constant(var)
+            wanted = z3.BoolVal(bool(value), self.encoder.ctx) if var.sort.is_bool \
+                else z3.BitVecVal(value, var.sort.width, self.encoder.ctx)
+            changes[var.name] = constant != wanted
+        budget = Budget(self.timeout_ms if timeout_ms is None else timeout_ms,
+                        self.rlimit if rlimit is None else rlimit)
+        model, minimal = fewest_changes(self.solver, changes, self.solver.model(), budget, self._literals)
+        values = self._model(goal, model)
+        changed = tuple(var for var, value in prefer.items() if values.get(var, value) != value)
+        return Violated(values, time.perf_counter() - started, minimal, changed)
 
     def _vacuity(self, started: float, timeout_ms: int | None, rlimit: int | None) -> Verdict | None:
         """None when the assumptions are satisfiable; else the verdict that replaces "proved"."""
@@ -235,8 +452,14 @@ class Session:
             return self._satisfiable
         return self._unknown("vacuity", started)
 
-    def prove(self, goal: Term, *, timeout_ms: int | None = None, rlimit: int | None = None) -> Verdict:
-        """Decide ``goal`` under the session's assumptions (limits default to the session's)."""
+    def prove(self, goal: Term, *, timeout_ms: int | None = None, rlimit: int | None = None,
+              prefer: Mapping[Var, int] | None = None) -> Verdict:
+        """Decide ``goal`` under the session's assumptions (limits default to the session's).
+
+        ``prefer`` (for ``--explain``): a violation's model then sets as few of these variables to
+        anything but the given value as any model can (``fewest_changes``), within one more
+        timeout's worth of calls; ``Violated.minimal`` says whether that was shown.
+        """
         if not isinstance(goal, Term) or not goal.sort.is_bool:
             raise TypeError(f"a goal must be a bool IR term, got {goal!r}")
         started = time.perf_counter()
@@ -245,7 +468,9 @@ class Session:
             self.solver.add(z3.Not(self.encoder.encode(goal)))
             result = self._check(timeout_ms, rlimit)
             if result == z3.sat:
-                return Violated(self._model(goal), time.perf_counter() - started)
+                if prefer is None:
+                    return Violated(self._model(goal, self.solver.model()), time.perf_counter() - started)
+                return self._fewest(goal, prefer, started, timeout_ms, rlimit)
             if result == z3.unknown:
                 return self._unknown("goal", started)
             core = self._core()
@@ -258,10 +483,11 @@ class Session:
 
 
 def prove(goal: Term, assumptions: Iterable[Assumption | Term] = (), *, timeout_ms: int = DEFAULT_TIMEOUT_MS,
-          rlimit: int = DEFAULT_RLIMIT, explain: bool = False, unroll_limit: int = UNROLL_LIMIT) -> Verdict:
+          rlimit: int = DEFAULT_RLIMIT, explain: bool = False, unroll_limit: int = UNROLL_LIMIT,
+          prefer: Mapping[Var, int] | None = None) -> Verdict:
     """One goal under ``assumptions`` (a one-goal ``Session``; use a Session for several)."""
     session = Session(assumptions, timeout_ms=timeout_ms, rlimit=rlimit, explain=explain, unroll_limit=unroll_limit)
-    return session.prove(goal)
+    return session.prove(goal, prefer=prefer)
 
 
 def to_smtlib(goal: Term, assumptions: Iterable[Assumption | Term] = (), *, unroll_limit: int = UNROLL_LIMIT) -> str:

@@ -16,6 +16,15 @@ What stays concrete, and why:
   present and non-zero, defaulting to 0, which is what the state format says unlisted words hold.
   Addresses are widened to 72 bits first, so a read that runs past 2^64 sees zeros, not address 0.
 
+Anchored fields (``--explain`` only): a field the spec pins may be made a variable too, while the
+state remembers its value, so that a caller can assert "field = value" as a tracked fact and ask
+an unsat core which facts a proof needs (``anchor_facts``). The encoders see no difference; only a
+memory read at an address that is concrete *at the anchored values* changes: it reads that
+address's word when the address takes its anchored value and an unconstrained word ("memory
+elsewhere is unknown") otherwise, instead of an If chain over all of memory. With every anchor
+asserted the two readings agree; without one, the havoc reading only admits more, so a core found
+with it is a core of the exact reading as well.
+
 Fields the state leaves out read as 0, as the state format's reader does for the interpreter;
 ``absent_fields`` names them so a caller can refuse to call a verdict built on them. Absent
 capability MSRs read as 0 ("not supported"); an absent MAXPHYADDR means no address bit is out of
@@ -90,7 +99,11 @@ class SymState:
     efer: int | None = None
     #: Name prefix of the Z3 variables, so that two SymStates can share one solver.
     prefix: str = ""
+    #: Given fields that are variables anyway (see the module docstring, "Anchored fields").
+    anchors: frozenset[str] = frozenset()
     _vars: dict[str, BV] = field(default_factory=dict, init=False, repr=False)
+    _anchor_vars: dict[str, BV] = field(default_factory=dict, init=False, repr=False)
+    _anchor_pins: list[tuple[BV, BV]] = field(default_factory=list, init=False, repr=False)
     _terms: dict[str, BV] = field(default_factory=dict, init=False, repr=False)
     _read_cache: dict[str, BV] = field(default_factory=dict, init=False, repr=False)
     _words: tuple[tuple[int, int], ...] = field(default=(), init=False, repr=False)
@@ -109,6 +122,15 @@ class SymState:
             else:
                 kept = self.vmcs.get(name, 0) & ~open_mask
                 self._terms[name] = z3.BitVecVal(kept, info.bits) | (var & z3.BitVecVal(open_mask, info.bits))
+        self.anchors = frozenset(self.anchors)
+        for name in sorted(self.anchors):
+            if name in self.open_masks or name not in self.vmcs:
+                raise SymbolicError(f"only a field the state gives and does not open can be anchored: {name}")
+            info = _field_info(name)
+            var = z3.BitVec(self.prefix + name, info.bits)
+            self._anchor_vars[name] = var
+            self._terms[name] = var
+            self._anchor_pins.append((var, z3.BitVecVal(self.vmcs[name], info.bits)))
         for address in self.memory:
             if address & 7 or not 0 <= address <= _MASK64:
                 raise SymbolicError(f"memory address {address:#x} is not an 8-byte aligned 64-bit address")
@@ -118,11 +140,13 @@ class SymState:
     # -- constructors ------------------------------------------------------------------------------
 
     @classmethod
-    def from_state(cls, state: State, open_fields: OpenFields = (), prefix: str = "") -> SymState:
-        """The concrete ``state`` with ``open_fields`` replaced by fresh variables."""
+    def from_state(cls, state: State, open_fields: OpenFields = (), prefix: str = "",
+                   anchors: Iterable[str] = ()) -> SymState:
+        """The concrete ``state`` with ``open_fields`` replaced by fresh variables (and ``anchors``
+        made variables whose values the state remembers)."""
         return cls(vmcs=dict(state.vmcs), caps=dict(state.caps), memory=dict(state.memory),
                    open_masks=_open_masks(open_fields), maxphyaddr=state.maxphyaddr, maxlinaddr=state.maxlinaddr,
-                   in_smm=state.cpu.in_smm, efer=state.cpu.efer, prefix=prefix)
+                   in_smm=state.cpu.in_smm, efer=state.cpu.efer, prefix=prefix, anchors=frozenset(anchors))
 
     @classmethod
     def from_dicts(cls, vmcs: Mapping[str, int], caps: Mapping[str, int] | None = None,
@@ -161,6 +185,25 @@ class SymState:
     def variables(self) -> dict[str, BV]:
         """The open fields' variables by field name."""
         return dict(self._vars)
+
+    def anchor_facts(self) -> dict[str, z3.BoolRef]:
+        """Each anchored field's "variable = the state's value", by field name."""
+        return {name: var == value for (name, var), (_, value) in zip(self._anchor_vars.items(), self._anchor_pins,
+                                                                       strict=True)}
+
+    def add_anchor_pins(self, pins: Iterable[tuple[BV, BV]]) -> None:
+        """More (variable, value) pairs the havoc reading of memory treats as anchors (variables a
+        caller made for values it tracks itself, e.g. a derived VMCS's inputs)."""
+        self._anchor_pins.extend(pins)
+        self._read_cache.clear()
+
+    def anchored_value(self, term: BV) -> int | None:
+        """The value ``term`` takes when every anchor has its value, if that makes it a constant and
+        it is not one already (None otherwise)."""
+        if not self._anchor_pins or z3.is_bv_value(term):
+            return None
+        folded = z3.simplify(z3.substitute(term, *self._anchor_pins))
+        return folded.as_long() if z3.is_bv_value(folded) else None
 
     @property
     def absent_fields(self) -> frozenset[str]:
@@ -229,6 +272,14 @@ class SymState:
         cached = self._read_cache.get(key)
         if cached is not None:
             return cached
+        anchored = self.anchored_value(folded)
+        if anchored is not None:
+            # Explain mode: the anchored address's word, and "unknown" anywhere else.
+            elsewhere = z3.FreshConst(z3.BitVecSort(64), f"{self.prefix}elsewhere")
+            value = z3.If(folded == z3.BitVecVal(anchored, ADDRESS_BITS),
+                          z3.BitVecVal(self.concrete_u64(anchored), 64), elsewhere)
+            self._read_cache[key] = value
+            return value
         if align >= 8:
             value = self._word_at(folded, align)
         else:

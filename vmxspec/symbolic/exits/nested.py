@@ -17,6 +17,12 @@ For one event, a violation is an operand, guest context and vmcs12 for which the
 its own rule under the first VMCS (``Decision.exits_itself``: no fault first, not blocked) and
 escapes under vmcs02 (``Decision.escape``). The witness is vmcs02 made concrete (fields and bitmap
 pages), with the interpreter question that replays the escape.
+
+With ``explain``, a proof is repeated with facts freed one at a time (``check.needed``): vmcs01's
+given fields and bitmap regions, vmcs02's definitions (``("def", FIELD)``, ``("setdef",
+TARGET)``: the defined value becomes unknown), and the labelled constraints (domains, bounds,
+assumptions); a violation moves the fewest open values (vmcs01's open fields, the vmcs12 fields the
+escape reads) off their defaults.
 """
 
 from __future__ import annotations
@@ -33,22 +39,28 @@ from vmxspec.symbolic.exits import bitmaps
 from vmxspec.symbolic.exits.check import (
     MTF_REASON,
     EventResult,
+    Explaining,
+    General,
+    Needs,
     Status,
     Witness,
     bounded_solver,
+    fewest_open_changes,
     free_constants,
+    needed,
     readable_model,
     solver_unknown_reason,
 )
-from vmxspec.symbolic.exits.decision import Values
+from vmxspec.symbolic.exits.decision import Decision, Values
 from vmxspec.symbolic.exits.encode import EventQuery, build
 from vmxspec.symbolic.exits.env import Env
 from vmxspec.symbolic.exits.ept import EptUnsupported
 from vmxspec.symbolic.exits.guest import Guest
 from vmxspec.symbolic.exits.msr_io import IO_BITMAP_BITS, IO_LAYOUT, MSR_LAYOUT, MSR_REGION_BITS
 from vmxspec.symbolic.exits.terms import BV, FALSE, TRUE, Bool, Runs, bv, complement, zext
-from vmxspec.symbolic.exits.vmcs import UNSET_PREFIX, NotConcrete, VmcsView, width_of
+from vmxspec.symbolic.exits.vmcs import ALL_FACTS, FREE_PREFIX, UNSET_PREFIX, Fact, NotConcrete, VmcsView, width_of
 from vmxspec.symbolic.ir_to_z3 import Encoder
+from vmxspec.symbolic.solver import Budget
 
 # ---- bitmap sets --------------------------------------------------------------------------------
 
@@ -148,8 +160,9 @@ def base_member(base: VmcsView, set_name: str, x: BV) -> Bool:
 class DerivedVmcs(VmcsView):
     """vmcs02: defined fields as terms, defined bitmaps as set expressions, the rest vmcs01's."""
 
-    def __init__(self, base: VmcsView, free: FreeVmcs, fields: Mapping[str, BV], sets: Mapping[str, SetExpr]) -> None:
-        super().__init__(base.state)
+    def __init__(self, base: VmcsView, free: FreeVmcs, fields: Mapping[str, BV], sets: Mapping[str, SetExpr],
+                 freed: frozenset[Fact] = frozenset(), track: bool = False) -> None:
+        super().__init__(base.state, freed=freed, track=track)
         self.base = base
         self.free = free
         self.defined = dict(fields)
@@ -159,7 +172,14 @@ class DerivedVmcs(VmcsView):
         if name not in self.reads:
             self.reads.append(name)
         term = self.defined.get(name)
-        return term if term is not None else self.base.field(name)
+        if term is None:
+            return self.base.field(name)
+        if self._use(("def", name)):  # --explain: the definition's value is unknown
+            var = z3.BitVec(f"{FREE_PREFIX}vmcs02.{name}", term.size())
+            if ("def", name) not in self.tracked:
+                self.pin_back(("def", name), var == term)
+            return var
+        return term
 
     def concrete(self, name: str) -> int | None:
         return None if name in self.defined else self.base.concrete(name)
@@ -183,7 +203,12 @@ class DerivedVmcs(VmcsView):
         if definition is None:
             return self.base.bitmap_bit(address_field, byte_offset, nbits, index)
         width = SET_WIDTH[set_name]
-        return self.evaluate(definition, set_name, zext(index, width) + bv(first, width))
+        x = zext(index, width) + bv(first, width)
+        if self._use(("setdef", SET_TARGET[set_name])):  # --explain: the defined set is unknown
+            fn = z3.Function(f"{FREE_PREFIX}vmcs02.{set_name}", z3.BitVecSort(width), z3.BoolSort())
+            self.pin_back(("setdef", SET_TARGET[set_name]), fn(x) == self.evaluate(definition, set_name, x))
+            return fn(x)
+        return self.evaluate(definition, set_name, x)
 
 
 # ---- making vmcs02 concrete -----------------------------------------------------------------------
@@ -281,6 +306,13 @@ class NestedProblem:
     #: vmcs12 values a counterexample should keep when it can (the fewest control bits set), so
     #: that it shows the one setting the escape needs.
     preferred: Mapping[str, int] = field(default_factory=dict)
+    #: For ``--explain``: the constraints that stand for a spec line (index -> label; several may
+    #: share one), and each open vmcs01 field's default.
+    labels: Mapping[int, str] = field(default_factory=dict)
+    defaults: Mapping[str, int] = field(default_factory=dict)
+    #: For ``--explain`` (definitions lowered with vmcs01's given fields as ``free.NAME``): the
+    #: equality pinning each such variable, by fact.
+    pins: Mapping[Fact, Bool] = field(default_factory=dict)
 
 
 #: Control-register events whose vmcs01 decision compares with L1's read shadow, which means
@@ -346,25 +378,40 @@ def _applications(term: z3.ExprRef) -> list[z3.ExprRef]:
     return list(out.values())
 
 
-def check_nested_event(problem: NestedProblem, event: EventQuery, *, timeout_ms: int, rlimit: int) -> EventResult:
-    """One event: an operand, guest context and vmcs12 for which it exits under the reference VMCS
-    and escapes under vmcs02 (violated), none (proved), or why neither could be shown."""
-    started = time.perf_counter()
+@dataclass(slots=True)
+class _Query:
+    """One event's comparison: the views, both decisions and the goal (exits under the reference
+    VMCS, escapes under vmcs02)."""
 
-    def done(status: Status, reason: str = "", witness: Witness | None = None, smtlib: str = "") -> EventResult:
-        return EventResult(event, status, time.perf_counter() - started, reason, witness, smtlib)
+    guest: Guest
+    base: VmcsView
+    free: FreeVmcs
+    vmcs02: DerivedVmcs
+    first: Decision
+    second: Decision
+    goal: Bool
+    lost: BV | None
+    owned: tuple[int, int] | None
 
+    @property
+    def used(self) -> list[Fact]:
+        return [*self.base.used, *(f for f in self.vmcs02.used if f not in self.base.used)]
+
+    @property
+    def tracked(self) -> dict[Fact, list[Bool]]:
+        return {**self.base.tracked, **self.vmcs02.tracked}
+
+
+def _query(problem: NestedProblem, event: EventQuery, freed: frozenset[Fact] = frozenset(),
+           track: bool = False) -> _Query:
+    """Build the comparison (``freed``, ``track``: facts read as unknown, and what pins them back,
+    for ``--explain``); raises NotConcrete / EptUnsupported as ``build`` does."""
     guest = Guest()
-    base, free = VmcsView(problem.state, problem.open_vars, opaque=True), FreeVmcs()
+    base, free = VmcsView(problem.state, problem.open_vars, opaque=True, freed=freed, track=track), FreeVmcs()
     reference: VmcsView = free if problem.reference == "vmcs12" else base
-    vmcs02 = DerivedVmcs(base, free, problem.fields02, problem.sets02)
-    try:
-        first = build(Env(reference, guest), event)
-        second = build(Env(vmcs02, guest), event)
-    except NotConcrete as exc:
-        return done("unknown", f"the decision reads a bitmap whose address {exc}")
-    except EptUnsupported as exc:
-        return done("unknown", str(exc))
+    vmcs02 = DerivedVmcs(base, free, problem.fields02, problem.sets02, freed, track)
+    first = build(Env(reference, guest), event)
+    second = build(Env(vmcs02, guest), event)
     owned = OWNED_BITS.get(event.name) if problem.reference == "vmcs01" else None
     lost: BV | None = None
     if owned is not None:
@@ -374,6 +421,53 @@ def check_nested_event(problem: NestedProblem, event: EventQuery, *, timeout_ms:
     else:
         exits_first = z3.And(first.valid, first.possible, first.exits_itself)
     goal = z3.And(exits_first, second.valid, second.escape)
+    return _Query(guest, base, free, vmcs02, first, second, goal, lost, owned)
+
+
+def explain_nested_event(problem: NestedProblem, event: EventQuery, *, timeout_ms: int, rlimit: int) -> Needs:
+    """What a proof of one nested event needs (``check.needed`` over vmcs01's given facts, vmcs02's
+    definitions and the labelled constraints), within one more timeout's worth of calls."""
+    budget = Budget(timeout_ms, rlimit)
+    job: Explaining
+
+    def holds(freed: frozenset[Fact], dropped: frozenset[str]) -> tuple[bool | None, list[Fact]]:
+        try:
+            query = _query(problem, event, freed)
+        except (NotConcrete, EptUnsupported):
+            return False, list(freed)
+        result = budget.check(bounded_solver([*job.kept(freed, dropped), query.goal], timeout_ms, rlimit))
+        return (True if result == z3.unsat else None if result == z3.unknown else False), query.used
+
+    def general() -> General | None:
+        try:
+            query = _query(problem, event, frozenset({ALL_FACTS}), track=True)
+        except (NotConcrete, EptUnsupported):
+            return None
+        return General([query.goal], query.tracked, query.used)
+
+    job = Explaining(holds, problem.labels, problem.constraints, problem.pins, budget, general)
+    return needed(job)
+
+
+def check_nested_event(problem: NestedProblem, event: EventQuery, *, timeout_ms: int, rlimit: int,
+                       explain: bool = False) -> EventResult:
+    """One event: an operand, guest context and vmcs12 for which it exits under the reference VMCS
+    and escapes under vmcs02 (violated; with ``explain``, the one that moves the fewest open
+    values), none (proved), or why neither could be shown."""
+    started = time.perf_counter()
+    minimal: bool | None = None
+
+    def done(status: Status, reason: str = "", witness: Witness | None = None, smtlib: str = "") -> EventResult:
+        return EventResult(event, status, time.perf_counter() - started, reason, witness, smtlib, minimal)
+
+    try:
+        query = _query(problem, event)
+    except NotConcrete as exc:
+        return done("unknown", f"the decision reads a bitmap whose address {exc}")
+    except EptUnsupported as exc:
+        return done("unknown", str(exc))
+    guest, base, free, vmcs02 = query.guest, query.base, query.free, query.vmcs02
+    first, second, goal, lost, owned = query.first, query.second, query.goal, query.lost, query.owned
     solver = bounded_solver([*problem.constraints, goal], timeout_ms, rlimit)
     result = solver.check()
     if result == z3.unsat:
@@ -383,7 +477,20 @@ def check_nested_event(problem: NestedProblem, event: EventQuery, *, timeout_ms:
     smtlib = solver.to_smt2()
     prefer = [free.field(name) == bv(value, width_of(name)) for name, value in problem.preferred.items()]
     prefer += [var == bv(0, var.size()) for var in base.unset.values()]
-    model = readable_model(solver, second, Env(vmcs02, guest), vmcs02, prefer) or solver.model()
+    if explain:
+        # The open values are vmcs01's open fields and the vmcs12 fields the comparison reads.
+        opened: dict[str, z3.ExprRef] = dict(problem.open_vars)
+        defaults = dict(problem.defaults)
+        for name in sorted(free.vars):
+            opened[f"vmcs12.{name}"] = free.vars[name]
+            defaults[f"vmcs12.{name}"] = problem.preferred.get(name, 0)
+        best, minimal = fewest_open_changes(solver, opened, defaults, timeout_ms, rlimit)
+        solver.push()
+        solver.add(*(var == best.eval(var, model_completion=True) for var in opened.values()))
+        model = readable_model(solver, second, Env(vmcs02, guest), vmcs02, prefer) or best
+        solver.pop()
+    else:
+        model = readable_model(solver, second, Env(vmcs02, guest), vmcs02, prefer) or solver.model()
     values = Values(model)
     simplified = z3.simplify(goal)
     names = sorted({str(c) for c in free_constants(simplified)})
@@ -424,16 +531,23 @@ def check_nested_event(problem: NestedProblem, event: EventQuery, *, timeout_ms:
 
 def nested_problem_from_ir(state: State, open_fields: Mapping[str, ir.Var], fields02: Mapping[str, ir.Term],
                            sets02: Mapping[str, SetExpr], constraints: Sequence[ir.Term], reference: str,
-                           extra: Sequence[Bool] = (), preferred: Mapping[str, int] | None = None) -> NestedProblem:
+                           extra: Sequence[Bool] = (), preferred: Mapping[str, int] | None = None,
+                           labels: Mapping[int, str] | None = None,
+                           defaults: Mapping[str, int] | None = None,
+                           pins: Mapping[Fact, ir.Term] | None = None) -> NestedProblem:
     """Encode the property's IR: ``fields02`` are 64-bit terms over the VM's open-field variables,
     ``unset.NAME`` variables (vmcs01 fields the state lacks) and ``vmcs12.NAME`` variables (of each
     field's width), which become the same Z3 constants the views use. ``extra`` are constraints
-    already in Z3 (``vmcs12_passes_controls``)."""
+    already in Z3 (``vmcs12_passes_controls``), after ``constraints`` in the indices ``labels``
+    (``--explain``) gives; ``pins`` pin the ``free.NAME`` variables of vmcs01's given fields the
+    definitions were lowered with (explaining only)."""
     encoder = Encoder(z3.main_ctx())
     open_vars = {name: encoder.constant(var) for name, var in open_fields.items()}
     terms = {name: z3.Extract(width_of(name) - 1, 0, encoder.encode(term)) for name, term in fields02.items()}
     encoded = (*(encoder.encode(term) for term in constraints), *extra)
-    return NestedProblem(state, open_vars, terms, dict(sets02), encoded, reference, dict(preferred or {}))
+    encoded_pins = {fact: encoder.encode(term) for fact, term in (pins or {}).items()}
+    return NestedProblem(state, open_vars, terms, dict(sets02), encoded, reference, dict(preferred or {}),
+                         dict(labels or {}), dict(defaults or {}), encoded_pins)
 
 
 def vmcs12_passes_controls(caps: Mapping[str, int], maxphyaddr: int | None) -> Bool:

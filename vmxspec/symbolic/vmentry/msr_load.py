@@ -148,7 +148,14 @@ def encode(e: Enc) -> dict[str, Bool]:
 
     processed_area = Area.of(area, effective)
     hits: dict[str, list[Bool]] = {rule: [] for rule in RULE_IDS}
-    for start in _candidate_starts(e, area):
+    # Explain mode (SymState "anchored fields"): an area address that is concrete at the anchored
+    # values reads the entries there; anywhere else, with a non-zero count, any rule may fail.
+    anchored = e.sym.anchored_value(area)
+    if anchored is not None:
+        elsewhere = z3.And(area != z3.BitVecVal(anchored, area.size()), effective != 0)
+        for rule in RULE_IDS:
+            hits[rule].append(z3.And(elsewhere, z3.FreshBool(f"{e.sym.prefix}elsewhere!{rule}")))
+    for start in _candidate_starts(e, area if anchored is None else z3.BitVecVal(anchored, area.size())):
         verdicts = _judge(e, _read_entry(e, start), guest_lme, guest_paging)
         if not any(v is not False for v in verdicts.values()):
             continue

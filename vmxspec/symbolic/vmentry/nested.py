@@ -10,6 +10,12 @@ it fails one? ``unsat`` proves the property.
 Both states read the same concrete memory (the L1 state's): the VM-entry encoder never makes
 memory symbolic, and vmcs02's memory-reading checks (link pointer, MSR-load area, PDPTEs) are then
 judged on exactly the memory the counterexample carries, so the interpreter's replay sees the same.
+
+For ``--explain``: ``explain_entry_safe`` asks the proof's question again with the property's
+labelled facts (vmcs01's given fields as variables pinned by tracked equalities, the vmcs02
+definitions, bounds, assumptions) and returns the minimal unsat core's labels; with ``prefer``,
+``check_entry_safe`` returns the violation whose open values (vmcs12's fields, vmcs01's open
+fields) move off their defaults the least (``solver.fewest_changes``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from vmxspec import ir
 from vmxspec.arch import vmcs_fields
 from vmxspec.state import State
 from vmxspec.symbolic.ir_to_z3 import Encoder
+from vmxspec.symbolic.solver import Budget, Core, fewest_changes, minimal_core
 from vmxspec.symbolic.state import BV, SymbolicError, SymState
 from vmxspec.symbolic.vmentry import unevaluated, violations
 
@@ -82,6 +89,8 @@ class SafeVerdict:
     rules: tuple[str, ...] = ()
     reason: str = ""
     unevaluated: Mapping[str, str] = dc_field(default_factory=dict)
+    #: With ``prefer``, violated: whether no violation moves fewer open values off their defaults.
+    minimal: bool | None = None
 
 
 def _fit(term: BV, bits: int) -> BV:
@@ -93,15 +102,14 @@ def _fit(term: BV, bits: int) -> BV:
     return term
 
 
-def check_entry_safe(platform: State, view12: Vmcs12View, vmcs02: Mapping[str, ir.Term],
-                     constraints: Iterable[ir.Term], timeout_ms: int, rlimit: int) -> SafeVerdict:
-    """Is there a vmcs12 (within ``constraints``) passing VM entry under ``view12`` whose vmcs02
-    (``vmcs02``: an IR term per field, over ``vmcs12.NAME`` and other variables) fails VM entry
-    on ``platform`` (its capabilities, widths, memory and the executing processor's EFER)?"""
+def _encode(platform: State, view12: Vmcs12View, vmcs02: Mapping[str, ir.Term], encoder: Encoder,
+            anchors: Mapping[ir.Var, int] | None = None) -> tuple[SymState, DefinedState, z3.BoolRef,
+                                                                  dict[str, z3.BoolRef]]:
+    """vmcs12's and vmcs02's states, "vmcs12 passes" and vmcs02's violated rules. ``anchors``
+    (explain): variables standing for given values, for the havoc reading of memory."""
     missing = set(vmcs_fields.BY_NAME) - set(vmcs02)
     if missing:
         raise SymbolicError(f"vmcs02 needs a term for every field; missing {', '.join(sorted(missing)[:4])}")
-    encoder = Encoder(z3.main_ctx())
     sym12 = SymState.from_dicts({}, dict(view12.caps), dict(platform.memory), open_fields=list(vmcs_fields.BY_NAME),
                                 maxphyaddr=view12.maxphyaddr, maxlinaddr=view12.maxlinaddr,
                                 in_smm=platform.cpu.in_smm, efer=view12.efer, prefix=VMCS12_PREFIX)
@@ -109,10 +117,25 @@ def check_entry_safe(platform: State, view12: Vmcs12View, vmcs02: Mapping[str, i
     sym02 = DefinedState(vmcs={}, caps=dict(platform.caps), memory=dict(platform.memory),
                          maxphyaddr=platform.maxphyaddr, maxlinaddr=platform.maxlinaddr, in_smm=platform.cpu.in_smm,
                          efer=platform.cpu.efer, prefix="vmcs02.", defined=defined)
+    if anchors:
+        sym02.add_anchor_pins([(encoder.constant(var), z3.BitVecVal(value, var.sort.width))
+                               for var, value in anchors.items()])
     # Rules vmcs12 cannot be judged on (HOST-ASSIZE-LMA without L1's EFER) are left out of ok12:
     # that admits more vmcs12s, which only makes a proof stronger.
     ok12 = z3.Not(z3.Or(False, *violations(sym12).values()))
-    bad02 = violations(sym02)
+    return sym12, sym02, ok12, violations(sym02)
+
+
+def check_entry_safe(platform: State, view12: Vmcs12View, vmcs02: Mapping[str, ir.Term],
+                     constraints: Iterable[ir.Term], timeout_ms: int, rlimit: int,
+                     prefer: Mapping[ir.Var, int] | None = None) -> SafeVerdict:
+    """Is there a vmcs12 (within ``constraints``) passing VM entry under ``view12`` whose vmcs02
+    (``vmcs02``: an IR term per field, over ``vmcs12.NAME`` and other variables) fails VM entry
+    on ``platform`` (its capabilities, widths, memory and the executing processor's EFER)?
+    ``prefer`` (explain): the open values with their defaults; a violation then moves the fewest
+    of them (vmcs12 fields by their ``vmcs12.NAME`` variables)."""
+    encoder = Encoder(z3.main_ctx())
+    sym12, sym02, ok12, bad02 = _encode(platform, view12, vmcs02, encoder)
     solver = z3.Solver()
     solver.set("timeout", timeout_ms)
     solver.set("rlimit", rlimit)
@@ -129,6 +152,27 @@ def check_entry_safe(platform: State, view12: Vmcs12View, vmcs02: Mapping[str, i
     if result != z3.sat:
         return SafeVerdict("unknown", reason=solver.reason_unknown())
     model = solver.model()
+    minimal: bool | None = None
+    if prefer is not None:
+        changes = {var.name: encoder.constant(var) != z3.BitVecVal(value, var.sort.width)
+                   for var, value in prefer.items()}
+        model, minimal = fewest_changes(solver, changes, model, Budget(timeout_ms, rlimit))
     rules = tuple(rule for rule, formula in bad02.items() if z3.is_true(model.eval(formula, model_completion=True)))
     chosen12 = {name: value for name, value in sym12.values_from_model(model).items() if value}
-    return SafeVerdict("violated", sym02.values(model), chosen12, rules)
+    return SafeVerdict("violated", sym02.values(model), chosen12, rules, minimal=minimal)
+
+
+def explain_entry_safe(platform: State, view12: Vmcs12View, vmcs02: Mapping[str, ir.Term],
+                       constraints: Iterable[ir.Term], facts: Mapping[str, ir.Term], anchors: Mapping[ir.Var, int],
+                       timeout_ms: int, rlimit: int) -> Core:
+    """Which of ``facts`` (label -> IR condition) a proof of ``entry_safe`` needs, ``vmcs02`` and
+    ``constraints`` being written over the variables the facts pin (``anchors``: those standing
+    for one given value each). ``constraints`` are what the property takes as given regardless.
+    Where either a definition or another fact would do, the core keeps the definition (labels
+    ``def:...``): the merge is what the property is about."""
+    encoder = Encoder(z3.main_ctx())
+    _, _, ok12, bad02 = _encode(platform, view12, vmcs02, encoder, anchors)
+    solver = z3.Solver()
+    solver.add(*(encoder.encode(c) for c in constraints), ok12, z3.Or(False, *bad02.values()))
+    return minimal_core(solver, {label: encoder.encode(term) for label, term in facts.items()},
+                        Budget(timeout_ms, rlimit), prefer=[label for label in facts if label.startswith("def:")])
