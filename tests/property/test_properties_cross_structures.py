@@ -19,11 +19,10 @@ The oracle is the one of the plain suite, which walks the machine's memory: ever
 every IOMMU's tables merged into one (``spec_gen.machine_state``; a word two builds disagree on
 would make the spec unlayable, and the example is skipped).
 
-Known disagreement (xfail, strict): ``vmentry_valid`` builds the VM's own state alone
-(``build_state(model, vm, iommus=False)`` in ``vmxspec/properties/vmentry_valid.py``), so every
-memory read of the VM-entry checks that lands on another structure reads zeros. Over 500 seeds of
-``vmentry_cross_world`` 255 disagree (59 proved where VM entry fails, 46 violated where it passes,
-150 with other failed rules); all 500 agree when that state is given the machine's memory.
+This suite found that ``vmentry_valid`` built the VM's own state alone, so every memory read of
+the VM-entry checks that landed on another structure read zeros: over 500 seeds of
+``vmentry_cross_world`` 255 disagreed (59 proved where VM entry fails, 46 violated where it
+passes). ``vmentry_valid`` now reads the machine's memory there (``_machine_memory``).
 """
 
 from __future__ import annotations
@@ -74,14 +73,8 @@ def test_translation_properties_agree_when_tables_point_into_other_structures(se
     assert not found, _report(world, found)
 
 
-VMENTRY_READS_ITS_OWN_STATE = (
-    "vmentry_valid builds the VM's state alone (build_state(model, vm, iommus=False)), so the MSR-load area, "
-    "VTPR, the linked VMCS's header and the PDPTEs read zeros where another VM's EPT or bitmaps or an IOMMU's "
-    "tables sit: proved where VM entry fails, violated (with a counterexample that replays only without the "
-    "other structures) where it passes")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=VMENTRY_READS_ITS_OWN_STATE)
 @CROSS_SETTINGS
 @given(seeds)
 def test_vmentry_valid_agrees_when_entry_reads_land_on_other_structures(seed: int) -> None:
@@ -234,7 +227,6 @@ def test_the_machine_reads_other_structures_at_vm_entry(spec: str, rules: set[st
     assert {v.rule.id for v in Oracle(_entry_world(spec)).entry("shadow").violations} == rules
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=VMENTRY_READS_ITS_OWN_STATE)
 @pytest.mark.parametrize("spec", [c[1] for c in VMENTRY_CASES], ids=[c[0] for c in VMENTRY_CASES])
 def test_vmentry_valid_reads_other_structures(spec: str) -> None:
     assert disagreements(_entry_world(spec)) == []

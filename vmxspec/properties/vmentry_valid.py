@@ -16,6 +16,7 @@ state, and the first violation is reported with that state.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -50,6 +51,7 @@ from vmxspec.symbolic.reach.open_values import (
     smallest,
     written_at,
 )
+from vmxspec.symbolic.reach.world import World, WorldError
 from vmxspec.symbolic.vmentry.spec_check import OpenField, check_entry
 
 _DOC = """Every check the SDM makes at VM entry (controls, host state, guest state, MSR loading)
@@ -231,6 +233,11 @@ def _prepare(ctx: PropertyContext, vm: Vm, tables: dict[tuple[object, ...], int]
     # spec's only statement about the host's mode (documented in docs/language.md).
     if state.cpu.efer is None and "HOST_IA32_EFER" in state.vmcs:
         state.cpu.efer = state.vmcs["HOST_IA32_EFER"]
+    machine = _machine_memory(model, vm.name, state, opened)
+    if isinstance(machine, Outcome):
+        return machine
+    if machine is not None:
+        state.memory = machine
     missing = check_vm_entry(state)
     absent = [f for f in missing.missing_fields if f not in opened]
     if absent or missing.missing_caps:
@@ -244,6 +251,38 @@ def _prepare(ctx: PropertyContext, vm: Vm, tables: dict[tuple[object, ...], int]
     except LoweringError as err:
         return Outcome(Verdict.ERROR, f"cannot use an assumption: {err}", reason="lowering")
     return _Prepared(built, opened, assumptions)
+
+
+def _machine_memory(model: Model, vm: str, state: State, opened: Mapping[str, OpenField]
+                    ) -> dict[int, int] | Outcome | None:
+    """The VM's memory with what the machine holds where VM entry reads outside it, or None when
+    it reads nothing that another structure occupies.
+
+    The VM's state is built alone (its VM entry needs no IOMMU), so a read that lands on a VT-d
+    table or on another VM's tables or bitmaps (an MSR-load area, a virtual-APIC page, a link
+    pointer or PAE PDPTEs placed there) would see zeros where the machine sees those words. The
+    whole memory is built only when the spec has other structures and VM entry reads memory at
+    all; when it cannot be built, what lies there is unknown, and so is the verdict.
+    """
+    if not model.iommus and len(model.vms) <= 1:
+        return None
+    reads = memory_read(state, opened)
+    if not reads:
+        return None
+    try:
+        machine = World(model).union().state.memory
+    except WorldError as exc:
+        return Outcome(Verdict.UNKNOWN, f"VM entry reads {reads[0].what}, and what the spec's other structures "
+                       f"hold there cannot be laid out next to {vm}'s: {exc}", reason="not-modelled")
+    addresses = list(machine)
+    foreign: dict[int, int] = {}
+    for read in reads:
+        for address in addresses[bisect_left(addresses, read.start):bisect_left(addresses, read.end)]:
+            if address not in state.memory:
+                foreign[address] = machine[address]
+    if not foreign:
+        return None
+    return dict(sorted({**state.memory, **foreign}.items()))
 
 
 def _relevant(ctx: PropertyContext, vm: Vm, reads: list[Read]) -> dict[Slot, str] | Outcome:
