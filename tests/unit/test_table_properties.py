@@ -9,7 +9,8 @@ import pytest
 
 from vmxspec.check.driver import check_spec
 from vmxspec.check.replay import replay
-from vmxspec.check.results import CheckOptions, Result, Verdict
+from vmxspec.check.results import CheckOptions, Result, Verdict, unique_lines
+from vmxspec.diagnostics import NOWHERE, Span
 from vmxspec.symbolic.reach.open_values import OPEN_REASON
 
 HEAD = """platform skylake_server
@@ -389,6 +390,36 @@ def test_explain_for_protects_no_misconfig_and_dma(tmp_path: Path) -> None:
     assert {"devices { 0000:03:00.0 }", "devices { 0000:04:00.0 }", "ram 0x0 .. 1G at 0x100000000",
             "ram 0x0 .. 1G at 0x140000000", "memory 0x0 .. 0x1_0000_0000"} <= set(dma)
     assert "tables in 0x80000000 .. 0x80100000" in dma  # where a's EPT tables (which no device may reach) are
+
+
+def test_explain_lists_each_line_once(tmp_path: Path) -> None:
+    """``device D -> domain N uses VM.ept`` is two statements on one line (the device's attachment
+    and the domain it makes), and a group's line names its devices too: the traversals read both,
+    and the proof lists the line once, at its first column."""
+    text = (TWO_VMS + iommu("  device 0000:03:00.0 -> domain 1 uses a.ept\n"
+                            "  device 0000:04:00.0 -> domain 2 uses b.ept\n"
+                            "  group { 0000:04:00.0, 0000:04:00.1 }\n")
+            + "prove no_misconfig(dmar0)\nprove dma_isolated(dmar0)\nprove isolated(a, b)\n"
+              "prove protects(hypervisor)\nprove no_misconfig(a.ept)\n")
+    numbered = {line.strip(): i for i, line in enumerate(text.splitlines(), 1)}
+    results = run(tmp_path, text, CheckOptions(explain=True))
+    for title in ("no_misconfig(dmar0)", "dma_isolated(dmar0)", "isolated(a, b)", "protects(hypervisor)",
+                  "no_misconfig(a.ept)"):
+        spans = results[title].outcome.depends_on
+        lines = _lines(results[title])
+        assert lines == sorted(set(lines)), (title, lines)
+        assert all(s.path == spans[0].path for s in spans), title
+    for title in ("no_misconfig(dmar0)", "dma_isolated(dmar0)"):
+        by_line = {s.line: s for s in results[title].outcome.depends_on}
+        for device in ("device 0000:03:00.0 -> domain 1 uses a.ept", "device 0000:04:00.0 -> domain 2 uses b.ept"):
+            assert by_line[numbered[device]].column == 3, (title, device)  # the statement's start
+
+
+def test_unique_lines_keeps_the_first_span_of_each_line_in_file_order() -> None:
+    first, same_line, earlier = Span("s.vmx", 7, 30, 7, 40), Span("s.vmx", 7, 3, 7, 20), Span("s.vmx", 2, 1, 2, 9)
+    other_file = Span("a.vmx", 9, 1, 9, 4)
+    assert unique_lines([first, None, NOWHERE, same_line, earlier, other_file, Span("s.vmx", 0, 0, 0, 0)]) == (
+        other_file, earlier, first)
 
 
 def test_explain_lists_only_the_raw_entries_a_walk_read(tmp_path: Path) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from vmxspec.diagnostics import Span
+from vmxspec.diagnostics import NOWHERE, Span
 
 
 class Verdict(Enum):
@@ -40,6 +41,17 @@ class Counterexample:
                 "open_values": {k: f"{v:#x}" for k, v in self.open_values.items()}}
 
 
+def unique_lines(spans: Iterable[Span | None]) -> tuple[Span, ...]:
+    """One span per spec line (the first given), in file and line order; spans of nothing
+    (builder defaults) are left out. ``depends_on`` lists lines: two statements (or two parts of
+    one) on the same line would otherwise show it twice, with different columns."""
+    found: dict[tuple[str, int], Span] = {}
+    for span in spans:
+        if span is not None and span != NOWHERE and span.line > 0:
+            found.setdefault((span.path, span.line), span)
+    return tuple(found[key] for key in sorted(found))
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a property's check returns; the driver adds the location and the time."""
@@ -49,7 +61,7 @@ class Outcome:
     counterexample: Counterexample | None = None
     #: For unknown and error: why (timeout, rlimit, not modelled, internal error ...).
     reason: str = ""
-    #: For --explain on a proof: the spec lines it depended on.
+    #: For --explain on a proof: the spec lines it depended on, each once (``unique_lines``).
     depends_on: tuple[Span, ...] = ()
     #: Extra machine-readable facts (rule ids, counts) for reports.
     details: dict[str, object] = field(default_factory=dict)

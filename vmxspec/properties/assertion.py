@@ -48,10 +48,10 @@ from vmxspec.arch import vmcs_fields
 from vmxspec.build.from_model import FORMAT, Built, state_document
 from vmxspec.check.assert_eval import Evaluator as ConcreteEvaluator
 from vmxspec.check.assert_eval import NotEvaluable, evaluate, expr_to_json
-from vmxspec.check.results import Counterexample, Outcome, Verdict
+from vmxspec.check.results import Counterexample, Outcome, Verdict, unique_lines
 from vmxspec.diagnostics import NOWHERE, Span
 from vmxspec.properties import PropertyContext, register
-from vmxspec.properties.exits import counterexample_details, default_of, fact_spans, unique_lines
+from vmxspec.properties.exits import counterexample_details, default_of, fact_spans
 from vmxspec.sema.expressions import (
     Apply,
     BitmapRef,

@@ -41,10 +41,10 @@ from vmxspec.arch.controls import ControlField
 from vmxspec.arch.presets import PRESETS
 from vmxspec.arch.rules import BY_ID as RULES
 from vmxspec.build.from_model import BuildError, Built, build_state, state_document
-from vmxspec.check.results import Counterexample, Outcome, Verdict
+from vmxspec.check.results import Counterexample, Outcome, Verdict, unique_lines
 from vmxspec.diagnostics import NOWHERE, Span
 from vmxspec.properties import PropertyContext, register
-from vmxspec.properties.exits import counterexample_details, fact_spans, unique_lines
+from vmxspec.properties.exits import counterexample_details, fact_spans
 from vmxspec.properties.vmentry_valid import pin_open_fields
 from vmxspec.sema.expressions import (
     Apply,

@@ -27,13 +27,13 @@ helpers the other VMCS properties use to map facts back to spec lines (``fact_sp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from vmxspec import ir
 from vmxspec.build.from_model import BuildError, Built, build_state, state_document
-from vmxspec.check.results import Counterexample, Outcome, Verdict
-from vmxspec.diagnostics import NOWHERE, Span
+from vmxspec.check.results import Counterexample, Outcome, Verdict, unique_lines
+from vmxspec.diagnostics import Span
 from vmxspec.properties import PropertyContext, register
 from vmxspec.sema import expressions as E
 from vmxspec.sema.intervals import IntervalSet
@@ -434,16 +434,6 @@ def fact_spans(vm: Vm, addresses_move: bool = True) -> dict[Fact, Span]:
         if not (addresses_move and ("bitmap", name, "0") in out):
             out[("field", name)] = fv.span
     return out
-
-
-def unique_lines(spans: Iterable[Span | None]) -> tuple[Span, ...]:
-    """One span per spec line (the first given), in file and line order; spans of nothing
-    (builder defaults) are left out."""
-    found: dict[tuple[str, int], Span] = {}
-    for span in spans:
-        if span is not None and span != NOWHERE and span.line > 0:
-            found.setdefault((span.path, span.line), span)
-    return tuple(found[key] for key in sorted(found))
 
 
 def counterexample_details(changed: dict[str, int], minimal: bool | None) -> dict[str, object]:

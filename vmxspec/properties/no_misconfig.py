@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vmxspec.check.results import Counterexample, Outcome, Verdict
+from vmxspec.check.results import Counterexample, Outcome, Verdict, unique_lines
 from vmxspec.properties import PropertyContext, register
 from vmxspec.sema.expressions import EntityKind, EntityRef
 from vmxspec.sema.model import PropertyProof
@@ -38,13 +38,14 @@ SUMMARY = "no reachable EPT or VT-d entry is misconfigured or carries reserved b
 
 def decide(ctx: PropertyContext, needs: Needs, fn: Callable[[World], Decision]) -> Outcome:
     """Run a reach decision over every relevant choice of open values, as the checker's outcome
-    (shared by the translation properties). A proof carries the statements it depended on when
-    ``--explain`` asks for them."""
+    (shared by the translation properties). A proof carries the lines it depended on when
+    ``--explain`` asks for them, each once: the traversals name statements, and several of them
+    can share a line (a ``group { ... }`` and the device in it, say)."""
     decision = decide_all(ctx.model, needs, fn, timeout_ms=ctx.options.timeout_ms, rlimit=ctx.options.rlimit)
     e = decision.evidence
     cex = None if e is None else Counterexample(e.state, e.query, e.expect, e.explanation, e.open_values)
     verdict = Verdict(decision.verdict)
-    depends_on = decision.depends_on if ctx.options.explain and verdict is Verdict.PROVED else ()
+    depends_on = unique_lines(decision.depends_on) if ctx.options.explain and verdict is Verdict.PROVED else ()
     return Outcome(verdict, decision.message, cex, reason=decision.reason, depends_on=depends_on,
                    details=decision.details)
 

@@ -29,11 +29,11 @@ from vmxspec.arch.guest_state import PAE_CR3_PDPT, PDPTE_COUNT, PDPTE_SIZE, VMCS
 from vmxspec.arch.registers import CR0_PG, CR4_PAE
 from vmxspec.arch.rules import BY_ID as RULES
 from vmxspec.build.from_model import BuildError, Built, build_state, state_document
-from vmxspec.check.results import Counterexample, Outcome, Verdict
+from vmxspec.check.results import Counterexample, Outcome, Verdict, unique_lines
 from vmxspec.diagnostics import Span
 from vmxspec.interp.vmentry import check_vm_entry
 from vmxspec.properties import PropertyContext, register
-from vmxspec.properties.exits import counterexample_details, fact_spans, unique_lines
+from vmxspec.properties.exits import counterexample_details, fact_spans
 from vmxspec.sema.expressions import Apply, BitmapRef, EntityKind, EntityRef, Expr, FieldRef, VmcsRole
 from vmxspec.sema.intervals import IntervalSet
 from vmxspec.sema.lower import Lowered, LoweringError, lower_condition

@@ -22,8 +22,11 @@ and Z3's learned lemmas carry over, and the vacuity check runs once per session 
 answer is cached). Unsat cores cost time, so they are computed only with ``explain=True``: each
 assumption is then guarded by a fresh literal (``p_i => A_i``), checked under those literals, and
 the core's literals map back to the assumptions and their sources, and to the sources of the
-variables they mention. The core is then shrunk by a deletion pass (``minimal_core``) until no
-assumption in it can be left out, within the call's budget.
+variables they mention. The core is then shrunk by a deletion pass (``shrink``) until no
+assumption in it can be left out, within the call's budget. The deletion pass runs on Z3's
+incremental bit-blasting SAT solver when the query is quantifier-free bit-vectors
+(``_deletion_solver``): there it takes milliseconds a call where the default solver's SMT core
+can take seconds.
 
 Two helpers serve every encoder's ``--explain`` (they work on any Z3 solver, not only a Session):
 
@@ -163,6 +166,9 @@ class Budget:
         self.timeout_ms = timeout_ms
         self.rlimit = rlimit
         self.deadline = time.perf_counter() + timeout_ms / 1000
+        #: What the fresh solvers of this explanation's deletion steps took (ms): ``_decide``
+        #: gives the incremental solver about as long before it asks a fresh one.
+        self.fresh_ms: list[float] = []
 
     def remaining_ms(self) -> int:
         return int((self.deadline - time.perf_counter()) * 1000)
@@ -221,8 +227,49 @@ def shrink(solver: z3.Solver, core: Sequence[z3.ExprRef], budget: Budget,
     return sorted(keep, key=lambda c: order.index(str(c))), minimal
 
 
-#: How long a deletion step asks the incremental solver before it asks a fresh one instead.
+def _deletion_solver(solver: z3.Solver, extra: Iterable[z3.ExprRef] = ()) -> z3.Solver:
+    """The solver an explanation's many calls under assumption literals run on.
+
+    Z3's default solver answers under assumptions with its SMT core, which bit-blasts lazily: on
+    vmxspec's larger queries (the VM-entry checks of two whole VMCSs, for entry_safe) its first
+    model can take seconds, and its times are heavy-tailed. For quantifier-free bit-vector
+    queries, which vmxspec's encodings are, Z3's incremental SAT solver (``SolverFor("QF_BV")``:
+    bit-blast once, then CDCL under the assumptions, keeping what it learnt) answers the same
+    calls in milliseconds, with the same answers: on tests/unit/test_explain.py's entry_safe spec
+    the deletion pass went from about 5 s of solver time to under 1 s, finding the same core.
+    So a query (``solver``'s assertions) that is QF_BV with ``extra`` (the facts to be added) is
+    copied to a new such solver; any other is left on ``solver``, which is returned.
+    """
+    ctx = solver.ctx
+    goal = z3.Goal(ctx=ctx)
+    goal.add(*solver.assertions(), *extra)
+    if z3.Probe("is-qfbv", ctx)(goal) != 1.0:
+        return solver
+    sat_based = z3.SolverFor("QF_BV", ctx=ctx)
+    sat_based.add(*solver.assertions())
+    return sat_based
+
+
+#: How long a deletion step asks the incremental solver before it asks a fresh one instead, until
+#: a fresh solver has shown what it costs (then about that, within these bounds).
 _INCREMENTAL_MS = 400
+_INCREMENTAL_MIN_MS = 50
+
+
+def _incremental_ms(budget: Budget) -> int:
+    """The incremental solver's share of one deletion step.
+
+    Its times are heavy-tailed: most answers come at once, a few take seconds that a fresh solver
+    would need a fraction of (on entry_safe's explanation before ``_deletion_solver``, the SMT
+    core gave up on up to a third of the steps at 400 ms, each of which a fresh solver then
+    settled in about 150 ms). Giving it about as long as a fresh solver has taken so far in this
+    explanation (the ski-rental rule) keeps a step near at most twice what the better of the two
+    would have cost, without knowing in advance which that is.
+    """
+    if not budget.fresh_ms:
+        return _INCREMENTAL_MS
+    typical = sum(budget.fresh_ms) / len(budget.fresh_ms)
+    return int(min(_INCREMENTAL_MS, max(_INCREMENTAL_MIN_MS, typical)))
 
 
 def _decide(solver: z3.Solver, assumptions: Sequence[z3.ExprRef], budget: Budget
@@ -231,10 +278,11 @@ def _decide(solver: z3.Solver, assumptions: Sequence[z3.ExprRef], budget: Budget
 
     Z3 answers under assumption literals incrementally, which is quick to find a model (the
     usual answer: the fact left out was needed) but can be several times slower than a fresh,
-    non-incremental solver to show unsat. So the incremental solver gets a short first try, and a
-    fresh solver with the literals asserted decides what it leaves open (without a core then).
+    non-incremental solver, to show unsat and sometimes to find a model. So the incremental solver
+    gets a short first try (``_incremental_ms``), and a fresh solver with the literals asserted
+    decides what it leaves open (without a core then), within what is left of the budget.
     """
-    first = Budget(min(_INCREMENTAL_MS, max(budget.remaining_ms(), 1)), budget.rlimit)
+    first = Budget(min(_incremental_ms(budget), max(budget.remaining_ms(), 1)), budget.rlimit)
     first.deadline = min(first.deadline, budget.deadline)
     result = first.check(solver, *assumptions)
     solver.set("timeout", budget.timeout_ms)
@@ -244,7 +292,11 @@ def _decide(solver: z3.Solver, assumptions: Sequence[z3.ExprRef], budget: Budget
         return result, None
     fresh = z3.Solver(ctx=solver.ctx)
     fresh.add(*solver.assertions(), *assumptions)
-    return budget.check(fresh), None
+    started = time.perf_counter()
+    result = budget.check(fresh)
+    if result != z3.unknown:
+        budget.fresh_ms.append((time.perf_counter() - started) * 1000)
+    return result, None
 
 
 def minimal_core(solver: z3.Solver, facts: Mapping[str, z3.ExprRef], budget: Budget,
@@ -252,8 +304,9 @@ def minimal_core(solver: z3.Solver, facts: Mapping[str, z3.ExprRef], budget: Bud
     """Which of ``facts`` (label -> Z3 boolean) the unsat query on ``solver`` needs.
 
     ``solver`` holds the query without the facts; ``background`` are assumption literals the
-    query is checked under anyway (a Session's). Each fact is guarded by a fresh literal in a
-    push/pop scope; Z3's core is then shrunk by ``shrink``.
+    query is checked under anyway (a Session's). Each fact is guarded by a fresh literal, on the
+    solver ``_deletion_solver`` picks, in a push/pop scope (``solver`` itself is left as it was);
+    Z3's core is then shrunk by ``shrink``.
 
     Minimal cores are not unique: when either of two facts suffices, a core holds one of them.
     ``prefer`` names the facts to keep in such a choice (say, the definition that preserves an
@@ -262,6 +315,7 @@ def minimal_core(solver: z3.Solver, facts: Mapping[str, z3.ExprRef], budget: Bud
     """
     ctx = solver.ctx
     base = list(background)
+    solver = _deletion_solver(solver, facts.values())
     solver.push()
     try:
         literals: dict[str, z3.ExprRef] = {}
@@ -397,7 +451,7 @@ class Session:
             return None
         in_core = {str(literal) for literal in self.solver.unsat_core()}
         literals = [literal for literal in self._literals if str(literal) in in_core]
-        kept, _ = shrink(self.solver, literals, Budget(self.timeout_ms, self.rlimit))
+        kept, _ = shrink(_deletion_solver(self.solver), literals, Budget(self.timeout_ms, self.rlimit))
         names = {str(literal) for literal in kept}
         return tuple(a for name, a in self._tracked.items() if name in names)
 

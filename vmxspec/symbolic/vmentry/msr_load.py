@@ -12,13 +12,20 @@ entries that overlap a non-zero memory word can fail, and those entries start at
 concrete set of addresses (within 15 bytes below to 7 bytes above each non-zero word). Each such
 candidate entry is read and judged in Python; what reaches Z3 is only "this candidate is one of the
 entries processed" (its offset from the area's address is a multiple of 16 below 16 times the
-effective count, see ``Area``) for the candidates that violate the rule. No SMT array, no
-per-index unrolling up to the 4096-entry cap.
+effective count, see ``Area``) for the candidates that violate the rule, merged into runs of
+consecutive entries (``entry_runs``). No SMT array, no per-index unrolling up to the 4096-entry cap.
+
+The count bounds the candidates too: when it folds to a constant, at most that many entries are
+processed, so with a concrete address no candidate past it is read, and with 0 there is no
+candidate at all, wherever the area is. That is the nested merge whose vmcs02 takes vmcs01's count
+0 and vmcs01's unset (so symbolic) address: judging every start near every non-zero word of L1's
+memory gave some 20,000 candidates, one term each for Z3 to refute (before runs), and entry_safe
+ran out of its limits for an answer that is "no entry is processed".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import z3
@@ -57,18 +64,26 @@ def _read_entry(e: Enc, start: int) -> Entry:
     return Entry(start, low & msrs.MSR_ENTRY_INDEX, low >> 32, e.sym.concrete_u64(start + 8))
 
 
-def _candidate_starts(e: Enc, area: BV) -> Iterator[int]:
-    """Start addresses of every entry that may hold a non-zero byte, in ascending order."""
-    concrete = z3.simplify(area)
-    limit = max_entries(e)
+def _count_bound(count: BV, limit: int) -> int:
+    """The most entries VM entry can process: ``min(count, limit)`` when the count folds to a
+    constant, else ``limit`` (the recommended maximum, beyond which nothing is read)."""
+    folded = z3.simplify(count)
+    return min(folded.as_long(), limit) if z3.is_bv_value(folded) else limit
+
+
+def _candidate_starts(e: Enc, at: int | None, bound: int) -> Iterator[int]:
+    """Start addresses of every entry that may hold a non-zero byte and be one of the first
+    ``bound`` entries of the area at ``at`` (None: an address that may be anywhere), in ascending
+    order; none when ``bound`` is 0."""
+    if bound <= 0:
+        return iter(())
     starts: set[int] = set()
     for word, _value in e.sym.nonzero_words:
         lo, hi = max(word - (_ENTRY - 1), 0), min(word + 7, _MASK64)
-        if z3.is_bv_value(concrete):
-            a = concrete.as_long()
-            first = max(0, -(-(lo - a) // _ENTRY))
-            last = min(limit - 1, (hi - a) // _ENTRY)
-            starts.update(a + _ENTRY * i for i in range(first, last + 1))
+        if at is not None:
+            first = max(0, -(-(lo - at) // _ENTRY))
+            last = min(bound - 1, (hi - at) // _ENTRY)
+            starts.update(at + _ENTRY * i for i in range(first, last + 1))
         else:
             starts.update(range(lo, hi + 1))
     return iter(sorted(starts))
@@ -95,8 +110,34 @@ class Area:
 
     def processed(self, start: int) -> Bool:
         """The entry at ``start`` is one of the entries VM entry processes."""
-        index = z3.BitVecVal(start >> 4, 61)
-        return z3.And(self.low == start & 0xF, z3.ULE(self.first, index), z3.ULT(index, self.end))
+        return self.processed_run(start & 0xF, start >> 4, start >> 4)
+
+    def processed_run(self, low: int, a: int, b: int) -> Bool:
+        """One of the entries at ``16 * Q + low``, ``a <= Q <= b``, is processed: the processed
+        numbers ``[q, end)`` meet ``[a, b]``, i.e. ``q <= b``, ``a < end`` and ``q < end``
+        (the last is implied when ``a == b``)."""
+        out = [self.low == low, z3.ULE(self.first, z3.BitVecVal(b, 61)), z3.ULT(z3.BitVecVal(a, 61), self.end)]
+        if a != b:
+            out.append(z3.ULT(self.first, self.end))
+        return z3.And(*out)
+
+
+def entry_runs(starts: Iterable[int]) -> Iterator[tuple[int, int, int]]:
+    """``starts`` as runs ``(low, a, b)``: every ``16 * Q + low`` with ``a <= Q <= b`` is in
+    ``starts``. Entries that fail a rule come in long runs (every misaligned start in a page of
+    non-zero words fails MSRLOAD-RSVD, say): tens of thousands of candidates make a few dozen runs,
+    and Z3 gets one term per run instead of one per candidate."""
+    by_low: dict[int, list[int]] = {}
+    for start in sorted(set(starts)):
+        by_low.setdefault(start & 0xF, []).append(start >> 4)
+    for low, numbers in sorted(by_low.items()):
+        a = previous = numbers[0]
+        for q in numbers[1:]:
+            if q != previous + 1:
+                yield low, a, previous
+                a = q
+            previous = q
+        yield low, a, previous
 
 
 def _canonical(value: int, width: int) -> bool:
@@ -146,25 +187,30 @@ def encode(e: Enc) -> dict[str, Bool]:
                       e.on(ControlField.ENTRY, "ia32e_mode_guest"))
     guest_paging = any_set(e.f("GUEST_CR0"), CR0_PG)
 
-    processed_area = Area.of(area, effective)
+    bound = _count_bound(count, limit)
     hits: dict[str, list[Bool]] = {rule: [] for rule in RULE_IDS}
-    # Explain mode (SymState "anchored fields"): an area address that is concrete at the anchored
-    # values reads the entries there; anywhere else, with a non-zero count, any rule may fail.
-    anchored = e.sym.anchored_value(area)
-    if anchored is not None:
-        elsewhere = z3.And(area != z3.BitVecVal(anchored, area.size()), effective != 0)
-        for rule in RULE_IDS:
-            hits[rule].append(z3.And(elsewhere, z3.FreshBool(f"{e.sym.prefix}elsewhere!{rule}")))
-    for start in _candidate_starts(e, area if anchored is None else z3.BitVecVal(anchored, area.size())):
+    folded = z3.simplify(area)
+    at: int | None = folded.as_long() if z3.is_bv_value(folded) else None
+    if bound > 0 and at is None:
+        # Explain mode (SymState "anchored fields"): an area address that is concrete at the
+        # anchored values reads the entries there; anywhere else, with a non-zero count, any rule
+        # may fail.
+        at = e.sym.anchored_value(area)
+        if at is not None:
+            elsewhere = z3.And(area != z3.BitVecVal(at, area.size()), effective != 0)
+            for rule in RULE_IDS:
+                hits[rule].append(z3.And(elsewhere, z3.FreshBool(f"{e.sym.prefix}elsewhere!{rule}")))
+    processed_area = Area.of(area, effective)
+    failing: dict[str, list[int]] = {rule: [] for rule in RULE_IDS}  # entries that fail the rule outright
+    for start in _candidate_starts(e, at, bound):
         verdicts = _judge(e, _read_entry(e, start), guest_lme, guest_paging)
-        if not any(v is not False for v in verdicts.values()):
-            continue
-        processed = processed_area.processed(start)
         for rule, verdict in verdicts.items():
             if verdict is True:
-                hits[rule].append(processed)
+                failing[rule].append(start)
             elif verdict is not False:
-                hits[rule].append(z3.And(processed, verdict))
+                hits[rule].append(z3.And(processed_area.processed(start), verdict))
+    for rule, starts in failing.items():
+        hits[rule].extend(processed_area.processed_run(low, a, b) for low, a, b in entry_runs(starts))
 
     v: dict[str, Bool] = {rule: or_all(terms) if terms else FALSE for rule, terms in hits.items()}
     v["MSRLOAD-COUNT-MAX"] = over
