@@ -51,6 +51,7 @@ from vmxspec.check.assert_eval import NotEvaluable, evaluate, expr_to_json
 from vmxspec.check.results import Counterexample, Outcome, Verdict, unique_lines
 from vmxspec.diagnostics import NOWHERE, Span
 from vmxspec.properties import PropertyContext, register
+from vmxspec.properties.choices import each_choice
 from vmxspec.properties.exits import counterexample_details, default_of, fact_spans
 from vmxspec.sema.expressions import (
     Apply,
@@ -362,25 +363,12 @@ def check(ctx: PropertyContext) -> Outcome:
         why = f"the open table values the assertion reads cannot be enumerated ({found.unknown}; at most {MAX_CHOICES} "
         return Outcome(Verdict.UNKNOWN, f"not modelled: {why}combinations are checked)",
                        reason=f"not-modelled: {found.unknown}")
-    pending: Outcome | None = None
-    last: Outcome | None = None
-    depends_on: list[Span] = [s.value.span for s in found.relevant]  # --explain: they are enumerated
-    for values in found.combinations:
+
+    def decide(values: dict[tuple[object, ...], int]) -> Outcome:
         claim = _lower(ctx, values)
-        outcome = claim if isinstance(claim, Outcome) else _solve(ctx, claim, describe_choice(found.relevant, values))
-        if outcome.verdict in (Verdict.VIOLATED, Verdict.ERROR):
-            return outcome
-        if outcome.verdict is not Verdict.PROVED:
-            pending = pending or outcome
-        last = outcome
-        depends_on.extend(outcome.depends_on)
-    if pending is not None:
-        return pending
-    assert last is not None
-    whats = ", ".join(s.what for s in found.relevant)
-    return Outcome(Verdict.PROVED, f"{last.message}, for each of the {len(found.combinations)} choices of {whats}",
-                   details={"choices": len(found.combinations)},
-                   depends_on=unique_lines(depends_on) if ctx.options.explain else ())
+        return claim if isinstance(claim, Outcome) else _solve(ctx, claim, describe_choice(found.relevant, values))
+
+    return each_choice(found, decide, explain=ctx.options.explain)
 
 
 def _lower(ctx: PropertyContext, tables: dict[tuple[object, ...], int], explain: bool = False) -> _Claim | Outcome:

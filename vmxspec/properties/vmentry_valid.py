@@ -33,6 +33,7 @@ from vmxspec.check.results import Counterexample, Outcome, Verdict, unique_lines
 from vmxspec.diagnostics import Span
 from vmxspec.interp.vmentry import check_vm_entry
 from vmxspec.properties import PropertyContext, register
+from vmxspec.properties.choices import each_choice
 from vmxspec.properties.exits import counterexample_details, fact_spans
 from vmxspec.sema.expressions import Apply, BitmapRef, EntityKind, EntityRef, Expr, FieldRef, VmcsRole
 from vmxspec.sema.intervals import IntervalSet
@@ -331,30 +332,13 @@ def check(ctx: PropertyContext) -> Outcome:
 
 
 def _enumerate(ctx: PropertyContext, vm: Vm, found: Choices) -> Outcome:
-    """Every combination on its own state: the first violation, else the first outcome that is not
-    a proof, else a proof for each."""
-    pending: Outcome | None = None
-    last: Outcome | None = None
-    depends_on: list[Span] = []
-    for values in found.combinations:
+    """Every combination on its own state."""
+    def decide(values: dict[tuple[object, ...], int]) -> Outcome:
         prepared = _prepare(ctx, vm, values)
-        outcome = prepared if isinstance(prepared, Outcome) else _decide(
+        return prepared if isinstance(prepared, Outcome) else _decide(
             ctx, vm, prepared, describe_choice(found.relevant, values))
-        if outcome.verdict in (Verdict.VIOLATED, Verdict.ERROR):
-            return outcome
-        if outcome.verdict is not Verdict.PROVED:
-            pending = pending or outcome
-        last = outcome
-        depends_on.extend(outcome.depends_on)
-    if pending is not None:
-        return pending
-    assert last is not None
-    whats = ", ".join(s.what for s in found.relevant)
-    if ctx.options.explain:  # every choice's lines, and the open values enumerated
-        depends_on.extend(s.value.span for s in found.relevant)
-    return Outcome(Verdict.PROVED, f"{last.message}; and so for each of the {len(found.combinations)} choices of "
-                   f"{whats}", smtlib=last.smtlib, details={"choices": len(found.combinations)},
-                   depends_on=unique_lines(depends_on) if ctx.options.explain else ())
+
+    return each_choice(found, decide, explain=ctx.options.explain)
 
 
 def _decide(ctx: PropertyContext, vm: Vm, prepared: _Prepared, chosen: dict[str, int]) -> Outcome:
