@@ -207,7 +207,8 @@ CODES: tuple[Code, ...] = (
     Code("sema-unowned-host-memory", Severity.WARNING, "A translation into host memory nobody owns",
          "A map's host range lies outside every VM's RAM and outside the hypervisor's declared memory: the "
          "spec does not say whose memory it is (device MMIO, another guest's?), so isolation proofs cannot "
-         "account for it. Declare it as RAM or in 'hypervisor { memory ... }'."),
+         "account for it. Declare it as RAM, in 'hypervisor { memory ... }', or, for memory several "
+         "parties may reach, in a 'shared' region that lists them with their rights."),
     Code("sema-inactive-controls", Severity.WARNING, "Controls set where the processor ignores them",
          "Secondary processor-based controls count only with 'activate_secondary_controls' in proc, tertiary "
          "ones with 'activate_tertiary_controls', secondary VM-exit controls with exit's "
