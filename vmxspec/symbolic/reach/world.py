@@ -84,6 +84,8 @@ class World:
     _vm_states: dict[str, Built] = field(default_factory=dict)
     _iommu_state: Built | None = None
     _epts: dict[str, EptMap | None] = field(default_factory=dict)
+    #: The VMs whose EPT was read from the whole memory (``_reads_elsewhere``).
+    _read_from_union: set[str] = field(default_factory=set)
     _union: Built | None = None
     _units: dict[str, UnitMap] = field(default_factory=dict)
 
@@ -147,8 +149,7 @@ class World:
         """The state a counterexample about the VM's EPT is given in: the VM's own, or, when a VT-d
         entry is written into a page its EPT walks read, that state with the whole memory."""
         built = self.vm_state(vm)
-        found = self.ept(vm)
-        if found is not None and self._reads_elsewhere(vm, built.state, found):
+        if self.ept(vm) is not None and vm in self._read_from_union:
             union = self.union().state
             state = State(caps=built.state.caps, maxphyaddr=built.state.maxphyaddr,
                           maxlinaddr=built.state.maxlinaddr, vmcs=built.state.vmcs, memory=union.memory,
@@ -169,6 +170,7 @@ class World:
             state = self.vm_state(vm).state
             found = self._extract(state, state.memory)
             if found is not None and self._reads_elsewhere(vm, state, found):
+                self._read_from_union.add(vm)
                 found = self._extract(state, self.union().state.memory)
             self._epts[vm] = found
         return self._epts[vm]
@@ -178,11 +180,12 @@ class World:
         table, another VM's EPT or bitmaps): the VM's own state does not contain it and would read
         it as zeros, where the machine reads what is there. The whole memory is then built (once);
         if it cannot be, the WorldError stops the proof rather than let it rest on zeros."""
-        own = {address & ~0xFFF for address in state.memory}
         paging = self.model.vms[vm].ept
         region = paging.tables if paging is not None else None
-        outside = {page for page in found.tables if page not in own
-                   and not (region is not None and region.start <= page < region.end)}
+        outside = {page for page in found.tables if not (region is not None and region.start <= page < region.end)}
+        if outside:  # pages the builder placed outside the region (pinned roots) are the VM's own too
+            own = {address & ~0xFFF for address in state.memory}
+            outside -= own
         if not outside:
             return False
         if outside & self._iommu_raw_pages():
